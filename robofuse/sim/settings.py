@@ -108,9 +108,11 @@ class SimAudioSettings:
     sample_rate_hz: int = 16000
     chunk_samples: int = 320  # 20 ms chunks, as USB audio delivers them
     gain: float = 1.0
+    test_tone_hz: float = 0.0  # > 0: a pure tone at this frequency (in true time) replaces the scene
     clock: ClockSettings = field(default_factory=ClockSettings)
 
     def __post_init__(self) -> None:
+        require(0 <= self.test_tone_hz < self.sample_rate_hz / 2, f"test_tone_hz must be in [0, sample_rate_hz/2), got {self.test_tone_hz}")
         require(1000 <= self.sample_rate_hz <= 192000, f"sample_rate_hz must be 1000..192000, got {self.sample_rate_hz}")
         require(16 <= self.chunk_samples <= self.sample_rate_hz, f"chunk_samples must be 16..sample_rate_hz, got {self.chunk_samples}")
         require(self.gain > 0, f"gain must be > 0, got {self.gain}")

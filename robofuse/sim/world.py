@@ -54,6 +54,7 @@ class Segment:
     x_m: np.ndarray  # (G,) pose in the world frame
     y_m: np.ndarray
     yaw_rad: np.ndarray
+    odometer_m: np.ndarray  # (G,) distance the body has travelled since time 0
     body_speed: np.ndarray  # (G,) m/s along the heading
     wheel_speed: np.ndarray  # (G,) m/s at the wheel rims
     impacts: tuple[Impact, ...]
@@ -69,6 +70,7 @@ class WorldState:
     y_m: np.ndarray
     yaw_rad: np.ndarray
     yaw_rate: np.ndarray  # rad/s
+    odometer_m: np.ndarray  # distance travelled by the body since time 0 (tile joints, texture scroll)
     body_speed: np.ndarray
     body_accel: np.ndarray  # m/s^2 along the heading
     wheel_speed: np.ndarray
@@ -168,10 +170,12 @@ class World:
         impacts.extend(self._bumps(r, g, body, wheel, terrain, event, event_ns))
         impacts.sort(key=lambda im: im.time_ns)
         obstacles.extend(_scatter_obstacles(r, x, y, yaw, s.obstacles_per_m))
+        odo0 = float(prev.odometer_m[-1] + prev.body_speed[-1] * dt) if prev else 0.0
+        odometer = odo0 + np.concatenate(([0.0], np.cumsum(body[:-1] * dt)))
         return Segment(
             index=k, start_ns=start, end_ns=end, terrain=terrain, light=light, wind=wind,
             event=event, event_ns=event_ns, slip_end_ns=slip_end, grid_ns=g,
-            x_m=x, y_m=y, yaw_rad=yaw, body_speed=body, wheel_speed=wheel,
+            x_m=x, y_m=y, yaw_rad=yaw, odometer_m=odometer, body_speed=body, wheel_speed=wheel,
             impacts=tuple(impacts),
             obstacles=np.array(obstacles, dtype=np.float64).reshape(-1, 4),
         )
@@ -195,7 +199,11 @@ class World:
         return out
 
     def _integrate(self, prev: Segment | None, body: np.ndarray, curvature: float, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x0, y0, yaw0 = (prev.x_m[-1], prev.y_m[-1], prev.yaw_rad[-1]) if prev else (0.0, 0.0, 0.0)
+        if prev is None:
+            x0, y0, yaw0 = 0.0, 0.0, 0.0
+        else:  # continue from one grid step past the previous segment's last sample
+            v, h = float(prev.body_speed[-1]), float(prev.yaw_rad[-1])
+            x0, y0, yaw0 = prev.x_m[-1] + v * np.cos(h) * dt, prev.y_m[-1] + v * np.sin(h) * dt, h
         yaw = yaw0 + np.concatenate(([0.0], np.cumsum(body[:-1] * curvature * dt)))
         x = x0 + np.concatenate(([0.0], np.cumsum(body[:-1] * np.cos(yaw[:-1]) * dt)))
         y = y0 + np.concatenate(([0.0], np.cumsum(body[:-1] * np.sin(yaw[:-1]) * dt)))
@@ -207,7 +215,7 @@ class World:
         t = np.atleast_1d(np.asarray(time_ns, dtype=np.int64))
         seg_idx = self.segment_index_at(t)
         out = {name: np.empty(t.shape, dtype=np.float64) for name in
-               ("x_m", "y_m", "yaw_rad", "yaw_rate", "body_speed", "body_accel", "wheel_speed")}
+               ("x_m", "y_m", "yaw_rad", "yaw_rate", "odometer_m", "body_speed", "body_accel", "wheel_speed")}
         terrain = np.empty(t.shape, dtype=np.int64)
         light = np.empty(t.shape, dtype=np.int64)
         wind = np.empty(t.shape, dtype=bool)
@@ -217,7 +225,7 @@ class World:
             sel = seg_idx == k
             tk = t[sel].astype(np.float64)
             gf = seg.grid_ns.astype(np.float64)
-            for name, arr in (("x_m", seg.x_m), ("y_m", seg.y_m), ("yaw_rad", seg.yaw_rad),
+            for name, arr in (("x_m", seg.x_m), ("y_m", seg.y_m), ("yaw_rad", seg.yaw_rad), ("odometer_m", seg.odometer_m),
                               ("body_speed", seg.body_speed), ("wheel_speed", seg.wheel_speed)):
                 out[name][sel] = np.interp(tk, gf, arr)
             out["yaw_rate"][sel] = np.interp(tk, gf, np.gradient(seg.yaw_rad, GRID_NS / 1e9))
@@ -277,3 +285,11 @@ def _scatter_obstacles(r: np.random.Generator, x: np.ndarray, y: np.ndarray, yaw
         oy = y[i] + along * np.sin(yaw[i]) + side * np.cos(yaw[i])
         out.append((float(ox), float(oy), float(r.uniform(0.1, 0.6)), float(r.uniform(0.3, 2.0))))
     return out
+
+
+# Purposes for World.rng: each consumer of randomness draws from its own stream.
+RNG_WORLD = 0
+RNG_IMU_VIBRATION = 1
+RNG_AUDIO_FIELD = 2
+RNG_CAMERA_TEXTURE = 3
+RNG_LIDAR_GROUND = 4
