@@ -1,0 +1,1 @@
+"""The ``robofuse`` command line: one module per subcommand."""
