@@ -58,9 +58,7 @@ class Source(abc.ABC):
 
     def __iter__(self) -> Iterator[SourceItem]:
         if not self._is_open:
-            raise SensorError(
-                f"{type(self).__name__} is not open: use it as `with source:` or call open() first"
-            )
+            raise SensorError(f"{type(self).__name__} is not open: use it as `with source:` or call open() first")
         return self._items()
 
     def __enter__(self) -> Source:

@@ -29,12 +29,19 @@ def add_parser(subparsers: Any) -> None:
         description="Run the built-in simulated rig (or --rig) at real time and show per-stream rates, "
         "the simulator's true clock offsets and the ground truth in a live console view.",
     )
-    p.add_argument("--seconds", type=float, default=None, help="stop after this many simulated seconds (default: until Ctrl-C)")
+    p.add_argument(
+        "--seconds", type=float, default=None, help="stop after this many simulated seconds (default: until Ctrl-C)"
+    )
     p.add_argument("--rig", default=None, help="rig YAML file (default: the bundled simulated rig)")
     p.add_argument("--seed", type=int, default=None, help="world seed (default: the rig file's)")
-    p.add_argument("--speed", type=float, default=1.0, help="multiple of real time; 0 runs as fast as possible (default 1)")
     p.add_argument(
-        "--fault", action="append", default=[], metavar="STREAM:KIND[@START[-END]][=MAG]",
+        "--speed", type=float, default=1.0, help="multiple of real time; 0 runs as fast as possible (default 1)"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="STREAM:KIND[@START[-END]][=MAG]",
         help=f"inject a fault, e.g. imu:dead@5-10 (kinds: {', '.join(FAULT_KINDS)}); repeatable",
     )
     p.add_argument("--plain", action="store_true", help="print a status line per second instead of the live view")
@@ -67,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         console.print("stopped (Ctrl-C)")
     console.print(streams_table(rig, stats, sim.clocks, now_ns))
     rejected = sum(s.rejected for s in stats.values())
-    console.print(f"{now_ns / 1e9:.2f} simulated seconds, {sum(s.received for s in stats.values())} samples, {rejected} rejected")
+    console.print(
+        f"{now_ns / 1e9:.2f} simulated seconds, {sum(s.received for s in stats.values())} samples, {rejected} rejected"
+    )
     return 0
 
 

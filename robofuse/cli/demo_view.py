@@ -18,7 +18,9 @@ def _ms(ns: int | None) -> str:
     return "-" if ns is None else f"{ns / 1e6:.2f}"
 
 
-def streams_table(rig: RigConfig, stats: Mapping[str, StreamStats], clocks: Mapping[str, SensorClock], now_ns: int) -> Table:
+def streams_table(
+    rig: RigConfig, stats: Mapping[str, StreamStats], clocks: Mapping[str, SensorClock], now_ns: int
+) -> Table:
     """One row per stream: measured rate and counts, then the simulator's true clock figures."""
     table = Table(title="streams", title_justify="left", expand=False)
     for header in ("stream", "modality", "rate Hz", "nominal", "received", "lost", "rejected"):
@@ -30,9 +32,16 @@ def streams_table(rig: RigConfig, stats: Mapping[str, StreamStats], clocks: Mapp
         clock = clocks[stream.name]
         offset_s = (float(clock.sensor_ns(now_ns)) - now_ns) / 1e9
         table.add_row(
-            stream.name, stream.modality.value, f"{st.rate_hz(now_ns):.1f}", f"{stream.rate_hz:g}",
-            str(st.received), str(st.lost), str(st.rejected),
-            f"{offset_s:+.6f}", f"{clock.settings.drift_ppm:+.1f}", _ms(st.last_latency_ns),
+            stream.name,
+            stream.modality.value,
+            f"{st.rate_hz(now_ns):.1f}",
+            f"{stream.rate_hz:g}",
+            str(st.received),
+            str(st.lost),
+            str(st.rejected),
+            f"{offset_s:+.6f}",
+            f"{clock.settings.drift_ppm:+.1f}",
+            _ms(st.last_latency_ns),
         )
     return table
 
@@ -56,14 +65,22 @@ def truth_table(truth: GroundTruth) -> Table:
     return table
 
 
-def live_view(rig: RigConfig, stats: Mapping[str, StreamStats], clocks: Mapping[str, SensorClock],
-              truth: GroundTruth, now_ns: int, faults: str) -> Group:
+def live_view(
+    rig: RigConfig,
+    stats: Mapping[str, StreamStats],
+    clocks: Mapping[str, SensorClock],
+    truth: GroundTruth,
+    now_ns: int,
+    faults: str,
+) -> Group:
     """The whole screen for a terminal."""
     header = Text(f"robofuse demo: rig {rig.name!r}, seed {rig.world.seed}, t = {now_ns / 1e9:7.2f} s", style="bold")
     parts: list[Table | Text] = [header, streams_table(rig, stats, clocks, now_ns), truth_table(truth)]
     if faults:
         parts.append(Text(f"injected faults: {faults}", style="yellow"))
-    parts.append(Text("TRUE = the simulator's own values; estimates arrive with time alignment. Ctrl-C stops.", style="dim"))
+    parts.append(
+        Text("TRUE = the simulator's own values; estimates arrive with time alignment. Ctrl-C stops.", style="dim")
+    )
     return Group(*parts)
 
 

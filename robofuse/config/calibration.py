@@ -28,7 +28,9 @@ class Distortion:
 
     def __post_init__(self) -> None:
         want = {"none": 0, "radtan": 4}[self.model]
-        require(len(self.coeffs) == want, f"distortion model {self.model!r} takes {want} coeffs, got {len(self.coeffs)}")
+        require(
+            len(self.coeffs) == want, f"distortion model {self.model!r} takes {want} coeffs, got {len(self.coeffs)}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -51,8 +53,13 @@ class Intrinsics:
         """The same lens for an image resized to ``width`` x ``height``."""
         sx, sy = width / self.width, height / self.height
         return Intrinsics(
-            width=width, height=height, fx=self.fx * sx, fy=self.fy * sy,
-            cx=self.cx * sx, cy=self.cy * sy, distortion=self.distortion,
+            width=width,
+            height=height,
+            fx=self.fx * sx,
+            fy=self.fy * sy,
+            cx=self.cx * sx,
+            cy=self.cy * sy,
+            distortion=self.distortion,
         )
 
 
@@ -119,7 +126,6 @@ def load_calibration(path: str | Path) -> Calibration:
     if unknown:
         raise ConfigError(f"{path}: {sorted(unknown)[0]}: unknown key; allowed keys: format, rig, streams")
     streams = {
-        str(name): build(StreamCalibration, value, f"{path}: streams.{name}")
-        for name, value in streams_raw.items()
+        str(name): build(StreamCalibration, value, f"{path}: streams.{name}") for name, value in streams_raw.items()
     }
     return Calibration(format=FORMAT, rig=str(raw.get("rig", "")), streams=streams, source_file=str(path))

@@ -30,9 +30,7 @@ class StreamType:
 _TYPES: dict[str, StreamType] = {}
 
 
-def register_stream_type(
-    name: str, modalities: tuple[Modality, ...], settings_cls: type, description: str
-) -> None:
+def register_stream_type(name: str, modalities: tuple[Modality, ...], settings_cls: type, description: str) -> None:
     """Make ``name`` usable as a stream ``type`` in rig files."""
     existing = _TYPES.get(name)
     if existing is not None and existing.settings_cls is not settings_cls:

@@ -43,7 +43,9 @@ class StreamConfig:
     settings: Any = None
 
     def __post_init__(self) -> None:
-        require(bool(_NAME.match(self.name)), f"name {self.name!r} must be lower_snake_case (it becomes a topic and a key)")
+        require(
+            bool(_NAME.match(self.name)), f"name {self.name!r} must be lower_snake_case (it becomes a topic and a key)"
+        )
         require(0 < self.rate_hz <= 100_000, f"rate_hz must be in (0, 100000], got {self.rate_hz}")
         require(bool(self.frame_id), "frame_id must not be empty (REP-103 frame of the sensor)")
         if self.timeout_s is None:
@@ -102,7 +104,7 @@ def _build_stream(raw: Any, where: str) -> StreamConfig:
     if stream.modality not in stream_type.modalities:
         allowed = [m.value for m in stream_type.modalities]
         raise ConfigError(f"{where}.modality: type {type_name!r} produces {allowed}, not {stream.modality.value!r}")
-    settings = build(stream_type.settings_cls, settings_raw, f"{where}.settings")
+    settings: Any = build(stream_type.settings_cls, settings_raw, f"{where}.settings")
     return dataclasses.replace(stream, settings=settings)
 
 

@@ -35,10 +35,9 @@ def build(cls: type[T], data: Any, where: str) -> T:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"{where}.{key}: unknown key{hint}; allowed keys: {', '.join(fields)}")
     missing = [
-        name for name, f in fields.items()
-        if name not in data
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
+        name
+        for name, f in fields.items()
+        if name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
     ]
     if missing:
         raise ConfigError(f"{where}: missing required key {missing[0]!r} ({_describe(hints[missing[0]])})")
@@ -77,7 +76,7 @@ def convert(hint: Any, value: Any, where: str) -> Any:
             return tuple(convert(args[0], v, f"{where}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{where}: expected a list of {len(args)} values, got {len(value)}")
-        return tuple(convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=False)))
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         allowed = [m.value for m in hint]
         if value not in allowed:

@@ -20,8 +20,10 @@ def check_int(stream: str, field: str, value: Any, *, minimum: int | None = None
     """Fail unless ``value`` is a Python or numpy integer (not a bool), at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise SampleError(
-            stream, field, f"must be an integer, got {type(value).__name__} {value!r}"
-            " (times are integer nanoseconds: convert seconds with int(s * 1e9))"
+            stream,
+            field,
+            f"must be an integer, got {type(value).__name__} {value!r}"
+            " (times are integer nanoseconds: convert seconds with int(s * 1e9))",
         )
     if not INT64_MIN <= int(value) <= INT64_MAX:
         raise SampleError(stream, field, f"{value} does not fit in int64")
@@ -54,12 +56,9 @@ def frozen_array(
         raise SampleError(stream, field, f"must be a numpy array, got {type(value).__name__}")
     if value.dtype.type not in dtypes:
         allowed = ", ".join(np.dtype(d).name for d in dtypes)
-        raise SampleError(
-            stream, field, f"dtype {value.dtype.name} not allowed; use {allowed} (convert with .astype)"
-        )
-    if value.ndim != len(shape) or any(
-        want is not None and got != want for got, want in zip(value.shape, shape)
-    ):
+        raise SampleError(stream, field, f"dtype {value.dtype.name} not allowed; use {allowed} (convert with .astype)")
+    wrong_dim = any(want is not None and got != want for got, want in zip(value.shape, shape, strict=False))
+    if value.ndim != len(shape) or wrong_dim:
         pattern = "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
         raise SampleError(stream, field, f"shape {value.shape} does not match {pattern}")
     if finite and value.dtype.kind == "f":
@@ -71,9 +70,10 @@ def frozen_array(
             what = "NaN or inf"
         if bad:
             raise SampleError(
-                stream, field, f"contains {what}: the sensor reported an invalid value;"
-                " drop the sample or fix the driver's decoding"
+                stream,
+                field,
+                f"contains {what}: the sensor reported an invalid value; drop the sample or fix the driver's decoding",
             )
-    view = value.view()
+    view: np.ndarray = value.view()
     view.flags.writeable = False
     return view

@@ -77,7 +77,8 @@ class CameraFrame(SampleHeader):
         self._check_header()
         if self.encoding not in IMAGE_ENCODINGS:
             raise SampleError(
-                self.stream, "encoding",
+                self.stream,
+                "encoding",
                 f"unknown encoding {self.encoding!r}; use one of {sorted(IMAGE_ENCODINGS)}",
             )
         dtype, channels = IMAGE_ENCODINGS[self.encoding]
@@ -129,7 +130,8 @@ class PointCloud(SampleHeader):
         check_int(s, "duration_ns", self.duration_ns, minimum=0)
         if n and (int(toff.min()) < 0 or int(toff.max()) > self.duration_ns):
             raise SampleError(
-                s, "time_offset_ns",
+                s,
+                "time_offset_ns",
                 f"offsets must lie in [0, duration_ns={self.duration_ns}], got"
                 f" [{int(toff.min())}, {int(toff.max())}]; stamp the scan by its first point",
             )
@@ -189,7 +191,7 @@ class LaserScan(SampleHeader):
     @property
     def duration_ns(self) -> int:
         """Time from the first to the last beam."""
-        return max(0, self.ranges_m.shape[0] - 1) * self.time_increment_ns
+        return max(0, int(self.ranges_m.shape[0]) - 1) * self.time_increment_ns
 
     @property
     def mid_stamp_ns(self) -> int:
@@ -217,14 +219,22 @@ class ImuSample(SampleHeader):
         self._check_header()
         s = self.stream
         f64 = (np.float64,)
-        object.__setattr__(self, "angular_velocity", frozen_array(s, "angular_velocity", self.angular_velocity, dtypes=f64, shape=(3,)))
-        object.__setattr__(self, "linear_acceleration", frozen_array(s, "linear_acceleration", self.linear_acceleration, dtypes=f64, shape=(3,)))
+        object.__setattr__(
+            self, "angular_velocity", frozen_array(s, "angular_velocity", self.angular_velocity, dtypes=f64, shape=(3,))
+        )
+        object.__setattr__(
+            self,
+            "linear_acceleration",
+            frozen_array(s, "linear_acceleration", self.linear_acceleration, dtypes=f64, shape=(3,)),
+        )
         if self.orientation is not None:
             q = frozen_array(s, "orientation", self.orientation, dtypes=f64, shape=(4,))
             norm = float(np.sqrt(q @ q))
             if abs(norm - 1.0) > 1e-3:
                 raise SampleError(
-                    s, "orientation", f"quaternion norm {norm:.6f} is not 1; normalise it, and store it"
+                    s,
+                    "orientation",
+                    f"quaternion norm {norm:.6f} is not 1; normalise it, and store it"
                     " (x, y, z, w) (Xsens and EuRoC are w-first: reorder at the driver)",
                 )
             object.__setattr__(self, "orientation", q)
@@ -272,7 +282,7 @@ class AudioChunk(SampleHeader):
     @property
     def duration_ns(self) -> int:
         """Nominal span of the chunk at ``rate_hz``."""
-        return self.samples.shape[0] * 1_000_000_000 // self.rate_hz
+        return int(self.samples.shape[0]) * 1_000_000_000 // self.rate_hz
 
 
 Sample = Union[CameraFrame, PointCloud, LaserScan, ImuSample, AudioChunk]

@@ -60,7 +60,8 @@ class Fault:
             stream, kind = target.split(":")
             start, _, end = when.partition("-")
             return cls(
-                stream=stream, kind=kind,  # type: ignore[arg-type]
+                stream=stream,
+                kind=kind,  # type: ignore[arg-type]
                 start_s=float(start) if start else 0.0,
                 end_s=float(end) if end else None,
                 magnitude=float(magnitude) if magnitude else 1.0,
@@ -86,7 +87,9 @@ class FaultInjector:
 
     def stamp_shift_ns(self, host_ns: float) -> int:
         """Total clock jump in effect at ``host_ns`` (jumps persist once they happened)."""
-        return sum(round(f.magnitude * 1e9) for f in self.faults if f.kind == "clock_jump" and host_ns / 1e9 >= f.start_s)
+        return sum(
+            round(f.magnitude * 1e9) for f in self.faults if f.kind == "clock_jump" and host_ns / 1e9 >= f.start_s
+        )
 
     def extra_delay_ns(self, host_ns: float) -> int:
         """Extra transport delay at ``host_ns``."""
@@ -119,11 +122,11 @@ class FaultInjector:
         if fault.kind == "nan":
             if values.dtype.kind != "f":
                 return values  # integer data (an 8-bit image) has no NaN; use 'corrupt' there
-            out = values.copy()
+            out: np.ndarray = values.copy()
             out[r.random(values.shape) < fault.magnitude] = np.nan
             return out
         if fault.kind == "corrupt":
-            raw = np.ascontiguousarray(values).copy()
+            raw: np.ndarray = np.ascontiguousarray(values).copy()
             flat = raw.view(np.uint8).reshape(-1)
             hit = r.random(flat.shape[0]) < fault.magnitude
             flat[hit] ^= r.integers(1, 256, int(hit.sum()), dtype=np.uint8)

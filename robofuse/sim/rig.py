@@ -109,11 +109,17 @@ class StreamRunner:
         item: SourceItem
         try:
             item = self.sensor.sample_cls(
-                stream=self.stream.name, frame_id=self.stream.frame_id, seq=seq,
-                stamp_ns=em.stamp_ns, recv_ns=em.recv_ns, **payload,
+                stream=self.stream.name,
+                frame_id=self.stream.frame_id,
+                seq=seq,
+                stamp_ns=em.stamp_ns,
+                recv_ns=em.recv_ns,
+                **payload,
             )
         except SampleError as err:
-            item = RejectedSample(stream=self.stream.name, recv_ns=em.recv_ns, reason=str(err), stamp_ns=em.stamp_ns, seq=seq)
+            item = RejectedSample(
+                stream=self.stream.name, recv_ns=em.recv_ns, reason=str(err), stamp_ns=em.stamp_ns, seq=seq
+            )
         return item, em
 
 
@@ -126,8 +132,14 @@ class SimRig(Source):
     yielded message's true measurement time, keyed by ``(stream, seq)``).
     """
 
-    def __init__(self, rig: RigConfig, *, duration_s: float | None = None, faults: Sequence[Fault] = (),
-                 record_truth: bool = False) -> None:
+    def __init__(
+        self,
+        rig: RigConfig,
+        *,
+        duration_s: float | None = None,
+        faults: Sequence[Fault] = (),
+        record_truth: bool = False,
+    ) -> None:
         super().__init__()
         if rig.world is None:
             raise ConfigError(f"rig {rig.name!r} has no simulated world (its streams are not sim.*)")
@@ -167,7 +179,9 @@ class SimRig(Source):
         seed = self.rig.world.seed
         self._runners = []
         for stream in self.rig.streams:
-            sensor = _sensor_class(stream.type)(stream, self.world, self.clocks[stream.name], self.calibration(stream.name))
+            sensor = _sensor_class(stream.type)(
+                stream, self.world, self.clocks[stream.name], self.calibration(stream.name)
+            )
             self._runners.append(StreamRunner(stream, sensor, self.faults, seed))
 
     def _close(self) -> None:

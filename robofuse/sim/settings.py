@@ -58,7 +58,10 @@ class SimCameraSettings:
     clock: ClockSettings = field(default_factory=ClockSettings)
 
     def __post_init__(self) -> None:
-        require(16 <= self.width <= 4096 and 16 <= self.height <= 4096, f"image size must be 16..4096, got {self.width}x{self.height}")
+        require(
+            16 <= self.width <= 4096 and 16 <= self.height <= 4096,
+            f"image size must be 16..4096, got {self.width}x{self.height}",
+        )
         require(0 < self.exposure_ms <= 100, f"exposure_ms must be in (0, 100], got {self.exposure_ms}")
         require(self.read_noise_dn >= 0, f"read_noise_dn must be >= 0, got {self.read_noise_dn}")
 
@@ -112,9 +115,17 @@ class SimAudioSettings:
     clock: ClockSettings = field(default_factory=ClockSettings)
 
     def __post_init__(self) -> None:
-        require(0 <= self.test_tone_hz < self.sample_rate_hz / 2, f"test_tone_hz must be in [0, sample_rate_hz/2), got {self.test_tone_hz}")
-        require(1000 <= self.sample_rate_hz <= 192000, f"sample_rate_hz must be 1000..192000, got {self.sample_rate_hz}")
-        require(16 <= self.chunk_samples <= self.sample_rate_hz, f"chunk_samples must be 16..sample_rate_hz, got {self.chunk_samples}")
+        require(
+            0 <= self.test_tone_hz < self.sample_rate_hz / 2,
+            f"test_tone_hz must be in [0, sample_rate_hz/2), got {self.test_tone_hz}",
+        )
+        require(
+            1000 <= self.sample_rate_hz <= 192000, f"sample_rate_hz must be 1000..192000, got {self.sample_rate_hz}"
+        )
+        require(
+            16 <= self.chunk_samples <= self.sample_rate_hz,
+            f"chunk_samples must be 16..sample_rate_hz, got {self.chunk_samples}",
+        )
         require(self.gain > 0, f"gain must be > 0, got {self.gain}")
 
 
@@ -140,8 +151,16 @@ class WorldSettings:
     def __post_init__(self) -> None:
         require(0.5 <= self.segment_min_s <= self.segment_max_s, "need 0.5 <= segment_min_s <= segment_max_s")
         require(0 < self.max_speed_mps <= 10, f"max_speed_mps must be in (0, 10], got {self.max_speed_mps}")
-        for name in ("stop_prob", "slip_prob", "collision_prob", "approach_prob", "bump_stop_prob",
-                     "light_keep_prob", "wind_prob", "wind_keep_prob"):
+        for name in (
+            "stop_prob",
+            "slip_prob",
+            "collision_prob",
+            "approach_prob",
+            "bump_stop_prob",
+            "light_keep_prob",
+            "wind_prob",
+            "wind_keep_prob",
+        ):
             value = getattr(self, name)
             require(0 <= value <= 1, f"{name} must be in [0, 1], got {value}")
         events = self.slip_prob + self.collision_prob + self.approach_prob + self.stop_prob

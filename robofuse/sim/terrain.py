@@ -30,11 +30,23 @@ class TerrainPhysics:
 
 PHYSICS: dict[Terrain, TerrainPhysics] = {
     # IMU group "low, broadband" = {asphalt, mud}; audio group "hiss" = {asphalt, sand}
-    Terrain.ASPHALT: TerrainPhysics((70, 70, 74), "fine", 0.25, 0.002, 0.35, (20.0, 50.0), 0.0, "hiss", (2000.0, 6000.0), 0.3),
-    Terrain.GRAVEL: TerrainPhysics((150, 145, 135), "speckle", 0.9, 0.03, 2.0, (10.0, 50.0), 0.0, "crunch", (800.0, 5000.0), 2.0),
+    Terrain.ASPHALT: TerrainPhysics(
+        (70, 70, 74), "fine", 0.25, 0.002, 0.35, (20.0, 50.0), 0.0, "hiss", (2000.0, 6000.0), 0.3
+    ),
+    Terrain.GRAVEL: TerrainPhysics(
+        (150, 145, 135), "speckle", 0.9, 0.03, 2.0, (10.0, 50.0), 0.0, "crunch", (800.0, 5000.0), 2.0
+    ),
     # IMU group "medium, low frequency" = {grass, sand}; audio group "rustle" = {grass, mud}
-    Terrain.GRASS: TerrainPhysics((60, 120, 45), "streaks", 0.5, 0.015, 0.9, (5.0, 15.0), 0.0, "rustle", (200.0, 900.0), 0.7),
-    Terrain.SAND: TerrainPhysics((200, 180, 130), "fine", 0.2, 0.004, 0.9, (5.0, 15.0), 0.0, "hiss", (2000.0, 6000.0), 0.5),
-    Terrain.TILES: TerrainPhysics((140, 135, 130), "grid", 0.6, 0.002, 0.35, (20.0, 50.0), 0.3, "clicks", (1500.0, 5000.0), 0.3),
-    Terrain.MUD: TerrainPhysics((80, 60, 40), "speckle", 0.3, 0.015, 0.35, (20.0, 50.0), 0.0, "rustle", (200.0, 900.0), 0.7),
+    Terrain.GRASS: TerrainPhysics(
+        (60, 120, 45), "streaks", 0.5, 0.015, 0.9, (5.0, 15.0), 0.0, "rustle", (200.0, 900.0), 0.7
+    ),
+    Terrain.SAND: TerrainPhysics(
+        (200, 180, 130), "fine", 0.2, 0.004, 0.9, (5.0, 15.0), 0.0, "hiss", (2000.0, 6000.0), 0.5
+    ),
+    Terrain.TILES: TerrainPhysics(
+        (140, 135, 130), "grid", 0.6, 0.002, 0.35, (20.0, 50.0), 0.3, "clicks", (1500.0, 5000.0), 0.3
+    ),
+    Terrain.MUD: TerrainPhysics(
+        (80, 60, 40), "speckle", 0.3, 0.015, 0.35, (20.0, 50.0), 0.0, "rustle", (200.0, 900.0), 0.7
+    ),
 }

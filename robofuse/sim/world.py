@@ -136,7 +136,11 @@ class World:
         v0 = float(prev.wheel_speed[-1]) if prev and prev.event not in ("collision", "approach") else 0.0
         if prev is not None and prev.body_speed[-1] == 0.0:
             v0 = 0.0
-        wheel = np.minimum(target, v0 + MAX_ACCEL_MPS2 * (g - start) / 1e9) if target >= v0 else np.maximum(target, v0 - MAX_ACCEL_MPS2 * (g - start) / 1e9)
+        wheel = (
+            np.minimum(target, v0 + MAX_ACCEL_MPS2 * (g - start) / 1e9)
+            if target >= v0
+            else np.maximum(target, v0 - MAX_ACCEL_MPS2 * (g - start) / 1e9)
+        )
         event_ns = 0
         slip_end = 0
         if event:
@@ -163,25 +167,50 @@ class World:
             radius = float(r.uniform(0.15, 0.4))
             gap = 0.0 if event == "collision" else float(r.uniform(0.15, 0.35))
             ahead = ROBOT_FRONT_M + gap + radius
-            obstacles.append((x[i] + ahead * np.cos(yaw[i]), y[i] + ahead * np.sin(yaw[i]), radius, float(r.uniform(0.4, 1.5))))
+            obstacles.append(
+                (x[i] + ahead * np.cos(yaw[i]), y[i] + ahead * np.sin(yaw[i]), radius, float(r.uniform(0.4, 1.5)))
+            )
             if event == "collision":
                 speed = float(wheel[max(0, i - 1)] if i else v0) or target
-                impacts.append(Impact(event_ns, "collision", float(max(4.0, speed * r.uniform(6.0, 14.0))), _direction(r)))
+                impacts.append(
+                    Impact(event_ns, "collision", float(max(4.0, speed * r.uniform(6.0, 14.0))), _direction(r))
+                )
         impacts.extend(self._bumps(r, g, body, wheel, terrain, event, event_ns))
         impacts.sort(key=lambda im: im.time_ns)
         obstacles.extend(_scatter_obstacles(r, x, y, yaw, s.obstacles_per_m))
         odo0 = float(prev.odometer_m[-1] + prev.body_speed[-1] * dt) if prev else 0.0
         odometer = odo0 + np.concatenate(([0.0], np.cumsum(body[:-1] * dt)))
         return Segment(
-            index=k, start_ns=start, end_ns=end, terrain=terrain, light=light, wind=wind,
-            event=event, event_ns=event_ns, slip_end_ns=slip_end, grid_ns=g,
-            x_m=x, y_m=y, yaw_rad=yaw, odometer_m=odometer, body_speed=body, wheel_speed=wheel,
+            index=k,
+            start_ns=start,
+            end_ns=end,
+            terrain=terrain,
+            light=light,
+            wind=wind,
+            event=event,
+            event_ns=event_ns,
+            slip_end_ns=slip_end,
+            grid_ns=g,
+            x_m=x,
+            y_m=y,
+            yaw_rad=yaw,
+            odometer_m=odometer,
+            body_speed=body,
+            wheel_speed=wheel,
             impacts=tuple(impacts),
             obstacles=np.array(obstacles, dtype=np.float64).reshape(-1, 4),
         )
 
-    def _bumps(self, r: np.random.Generator, g: np.ndarray, body: np.ndarray, wheel: np.ndarray,
-               terrain: Terrain, event: str, event_ns: int) -> list[Impact]:
+    def _bumps(
+        self,
+        r: np.random.Generator,
+        g: np.ndarray,
+        body: np.ndarray,
+        wheel: np.ndarray,
+        terrain: Terrain,
+        event: str,
+        event_ns: int,
+    ) -> list[Impact]:
         """Jolts from the ground while moving; some make the robot stop (so a jolt + stop is no proof of collision)."""
         rate = self.settings.bump_rate_hz * PHYSICS[terrain].bump_factor
         span_s = (int(g[-1]) - int(g[0])) / 1e9
@@ -198,7 +227,9 @@ class World:
                 break
         return out
 
-    def _integrate(self, prev: Segment | None, body: np.ndarray, curvature: float, dt: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _integrate(
+        self, prev: Segment | None, body: np.ndarray, curvature: float, dt: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if prev is None:
             x0, y0, yaw0 = 0.0, 0.0, 0.0
         else:  # continue from one grid step past the previous segment's last sample
@@ -214,8 +245,10 @@ class World:
         """The world at each of ``time_ns`` (host clock, ns, >= 0)."""
         t = np.atleast_1d(np.asarray(time_ns, dtype=np.int64))
         seg_idx = self.segment_index_at(t)
-        out = {name: np.empty(t.shape, dtype=np.float64) for name in
-               ("x_m", "y_m", "yaw_rad", "yaw_rate", "odometer_m", "body_speed", "body_accel", "wheel_speed")}
+        out = {
+            name: np.empty(t.shape, dtype=np.float64)
+            for name in ("x_m", "y_m", "yaw_rad", "yaw_rate", "odometer_m", "body_speed", "body_accel", "wheel_speed")
+        }
         terrain = np.empty(t.shape, dtype=np.int64)
         light = np.empty(t.shape, dtype=np.int64)
         wind = np.empty(t.shape, dtype=bool)
@@ -225,8 +258,14 @@ class World:
             sel = seg_idx == k
             tk = t[sel].astype(np.float64)
             gf = seg.grid_ns.astype(np.float64)
-            for name, arr in (("x_m", seg.x_m), ("y_m", seg.y_m), ("yaw_rad", seg.yaw_rad), ("odometer_m", seg.odometer_m),
-                              ("body_speed", seg.body_speed), ("wheel_speed", seg.wheel_speed)):
+            for name, arr in (
+                ("x_m", seg.x_m),
+                ("y_m", seg.y_m),
+                ("yaw_rad", seg.yaw_rad),
+                ("odometer_m", seg.odometer_m),
+                ("body_speed", seg.body_speed),
+                ("wheel_speed", seg.wheel_speed),
+            ):
                 out[name][sel] = np.interp(tk, gf, arr)
             out["yaw_rate"][sel] = np.interp(tk, gf, np.gradient(seg.yaw_rad, GRID_NS / 1e9))
             out["body_accel"][sel] = np.interp(tk, gf, np.gradient(seg.body_speed, GRID_NS / 1e9))
@@ -239,8 +278,12 @@ class World:
 
     def impacts_between(self, start_ns: int, end_ns: int) -> list[Impact]:
         """Every impact with ``start_ns <= time < end_ns``."""
-        return [im for seg in self.segments_between(start_ns, end_ns) for im in seg.impacts
-                if start_ns <= im.time_ns < end_ns]
+        return [
+            im
+            for seg in self.segments_between(start_ns, end_ns)
+            for im in seg.impacts
+            if start_ns <= im.time_ns < end_ns
+        ]
 
     def obstacles_near(self, time_ns: int) -> np.ndarray:
         """Obstacles (K, 4: x, y, radius, height) of the segments around ``time_ns``."""
@@ -259,9 +302,14 @@ class World:
         else:
             nearest = float("inf")
         return GroundTruth(
-            time_ns=int(time_ns), terrain=Terrain(int(st.terrain[0])), collision=collided,
-            slip=bool(st.slip[0]), light=Light(int(st.light[0])), wind=bool(st.wind[0]),
-            wheel_speed_mps=float(st.wheel_speed[0]), body_speed_mps=float(st.body_speed[0]),
+            time_ns=int(time_ns),
+            terrain=Terrain(int(st.terrain[0])),
+            collision=collided,
+            slip=bool(st.slip[0]),
+            light=Light(int(st.light[0])),
+            wind=bool(st.wind[0]),
+            wheel_speed_mps=float(st.wheel_speed[0]),
+            body_speed_mps=float(st.body_speed[0]),
             obstacle_distance_m=nearest,
         )
 
@@ -272,7 +320,9 @@ def _direction(r: np.random.Generator) -> tuple[float, float, float]:
     return (float(v[0]), float(v[1]), float(v[2]))
 
 
-def _scatter_obstacles(r: np.random.Generator, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, per_m: float) -> list[tuple[float, float, float, float]]:
+def _scatter_obstacles(
+    r: np.random.Generator, x: np.ndarray, y: np.ndarray, yaw: np.ndarray, per_m: float
+) -> list[tuple[float, float, float, float]]:
     """Obstacles beside the path, 0.8 to 12 m off it: near misses the LIDAR and camera see."""
     path_m = float(np.sum(np.hypot(np.diff(x), np.diff(y))))
     count = int(r.poisson(per_m * max(path_m, 3.0)))

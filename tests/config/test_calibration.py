@@ -36,11 +36,17 @@ def test_a_calibration_loads_and_scales_with_the_image(tmp_path: Path) -> None:
     ("text", "expected"),
     [
         (GOOD.replace("robofuse-calibration/1", "v0"), "format: expected 'robofuse-calibration/1'"),
-        (GOOD.replace("model: radtan", "model: fisheye"), "streams.cam.intrinsics.distortion.model: str 'fisheye' is not allowed"),
+        (
+            GOOD.replace("model: radtan", "model: fisheye"),
+            "streams.cam.intrinsics.distortion.model: str 'fisheye' is not allowed",
+        ),
         (GOOD.replace("1.76187114e-05]", "]"), "distortion model 'radtan' takes 4 coeffs, got 3"),
         (GOOD.replace("fx: 458.654", "fx: -1"), "focal lengths must be > 0"),
         (GOOD.replace("latency_min_s: 0.01", "latency_min_s: -0.01"), "latency_min_s must be in [0, 10) s"),
-        (GOOD + "    extrinsics: {rotation_xyzw: [0, 0, 0, 2]}\n", "rotation_xyzw must be a unit quaternion (x, y, z, w)"),
+        (
+            GOOD + "    extrinsics: {rotation_xyzw: [0, 0, 0, 2]}\n",
+            "rotation_xyzw must be a unit quaternion (x, y, z, w)",
+        ),
     ],
 )
 def test_calibration_mistakes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -36,7 +36,8 @@ def test_the_bundled_rig_loads_with_four_streams_and_its_calibration() -> None:
     assert (camera.settings.width, camera.settings.height, camera.rate_hz) == (640, 480, 30.0)
     assert rig.calibration is not None
     intr = rig.calibration.of("camera").intrinsics
-    assert intr is not None and (intr.width, intr.height) == (640, 480)
+    assert intr is not None
+    assert (intr.width, intr.height) == (640, 480)
 
 
 def test_the_calibrated_minimum_latency_matches_the_simulated_transport() -> None:
@@ -63,16 +64,31 @@ def test_a_misspelt_key_is_named_with_a_suggestion_and_the_allowed_keys(tmp_path
     [
         (lambda r: r["streams"][0].update(rate_hz="fast"), "streams[0].rate_hz: expected a number, got str 'fast'"),
         (lambda r: r["streams"][0].update(rate_hz=-30), "rate_hz must be in (0, 100000], got -30"),
-        (lambda r: r["streams"][0].update(modality="sonar"), "streams[0].modality: str 'sonar' is not allowed; use one of"),
-        (lambda r: r["streams"][0].update(type="sim.radar"), "unknown stream type 'sim.radar'; use one of ['sim.audio'"),
+        (
+            lambda r: r["streams"][0].update(modality="sonar"),
+            "streams[0].modality: str 'sonar' is not allowed; use one of",
+        ),
+        (
+            lambda r: r["streams"][0].update(type="sim.radar"),
+            "unknown stream type 'sim.radar'; use one of ['sim.audio'",
+        ),
         (lambda r: r["streams"][0].update(modality="imu"), "type 'sim.camera' produces ['camera'], not 'imu'"),
-        (lambda r: r["streams"][1].update(clock_domain="gps"), "clock_domain: str 'gps' is not allowed; use one of ['sensor', 'host']"),
-        (lambda r: r["streams"][0]["settings"].update(width=True), "streams[0].settings.width: expected an integer, got bool True"),
+        (
+            lambda r: r["streams"][1].update(clock_domain="gps"),
+            "clock_domain: str 'gps' is not allowed; use one of ['sensor', 'host']",
+        ),
+        (
+            lambda r: r["streams"][0]["settings"].update(width=True),
+            "streams[0].settings.width: expected an integer, got bool True",
+        ),
         (lambda r: r["streams"][0]["settings"]["clock"].update(drop_prob=2), "drop_prob must be in [0, 1), got 2"),
         (lambda r: r["streams"][3].update(name="imu"), "stream names must be unique; repeated: ['imu']"),
         (lambda r: r["streams"][3].update(name="Mic 1"), "name 'Mic 1' must be lower_snake_case"),
         (lambda r: r["world"].update(seed=1.5), "world.seed: expected an integer, got float 1.5"),
-        (lambda r: r.update(sensors=[]), "sensors: unknown key; allowed keys: calibration, description, name, streams, world"),
+        (
+            lambda r: r.update(sensors=[]),
+            "sensors: unknown key; allowed keys: calibration, description, name, streams, world",
+        ),
         (lambda r: r.pop("streams"), "streams: required, a list of stream mappings"),
         (lambda r: r["streams"][0].pop("frame_id"), "streams[0]: missing required key 'frame_id' (a string)"),
     ],
@@ -107,5 +123,6 @@ def test_the_default_timeout_is_five_periods_but_at_least_a_tenth_of_a_second(tm
 def test_with_seed_changes_only_the_world_seed() -> None:
     rig = load_rig(robofuse.default_rig_path())
     seeded = rig.with_seed(42)
-    assert seeded.world.seed == 42 and rig.world.seed == 0
+    assert seeded.world.seed == 42
+    assert rig.world.seed == 0
     assert seeded.streams == rig.streams

@@ -74,7 +74,7 @@ def test_a_nan_from_the_sensor_names_stream_and_field() -> None:
 def test_times_must_be_integer_nanoseconds() -> None:
     with pytest.raises(SampleError, match=r"stamp_ns.*integer.*int\(s \* 1e9\)"):
         imu(stamp_ns=1.5)
-    with pytest.raises(SampleError, match="seq.*>= 0"):
+    with pytest.raises(SampleError, match=r"seq.*>= 0"):
         imu(seq=-1)
     assert imu(stamp_ns=np.int64(-5)).stamp_ns == -5  # a sensor clock may read before the host's zero
 
@@ -97,18 +97,22 @@ def test_a_point_cloud_carries_per_point_times_within_the_scan() -> None:
         cloud(time_offset_ns=np.array([0, 10, 20, 500], np.int32))
     with pytest.raises(SampleError, match=r"intensity.*shape \(3,\) does not match \(4\)"):
         cloud(intensity=np.zeros(3, np.float32))
-    with pytest.raises(SampleError, match="points.*NaN or inf"):
+    with pytest.raises(SampleError, match=r"points.*NaN or inf"):
         cloud(points=np.full((4, 3), np.inf, np.float32))
 
 
 def test_a_laser_scan_allows_inf_for_no_return_but_not_nan() -> None:
     kwargs: dict[str, Any] = {
-        **HEADER, "angle_min_rad": -1.0, "angle_increment_rad": 0.01, "time_increment_ns": 1000,
-        "range_min_m": 0.1, "range_max_m": 30.0,
+        **HEADER,
+        "angle_min_rad": -1.0,
+        "angle_increment_rad": 0.01,
+        "time_increment_ns": 1000,
+        "range_min_m": 0.1,
+        "range_max_m": 30.0,
     }
     scan = LaserScan(**kwargs, ranges_m=np.array([1.0, np.inf, 2.0], np.float32))
     assert scan.duration_ns == 2000
-    with pytest.raises(SampleError, match="ranges_m.*NaN"):
+    with pytest.raises(SampleError, match=r"ranges_m.*NaN"):
         LaserScan(**kwargs, ranges_m=np.array([1.0, np.nan], np.float32))
     with pytest.raises(SampleError, match="range_min_m < range_max_m"):
         LaserScan(**{**kwargs, "range_min_m": 40.0}, ranges_m=np.ones(2, np.float32))

@@ -1,0 +1,72 @@
+"""What every benchmark in bench/ writes: one JSON file with machine, commit, median and p99."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "node": platform.node(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "system": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
+
+
+def commit() -> str:
+    """The git commit measured, with '+dirty' when the tree has uncommitted changes."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return sha + ("+dirty" if dirty.strip() else "")
+
+
+def write(
+    name: str, unit: str, samples: Sequence[float], extra: dict[str, Any] | None = None, higher_is_better: bool = False
+) -> dict[str, Any]:
+    """Write ``bench/results/<name>.json`` and return its content.
+
+    ``p99`` is the 99th-percentile worst case: the 99th percentile of a cost, or the 1st of a
+    figure where higher is better (such as a speed multiple).
+    """
+    arr = np.asarray(samples, dtype=np.float64)
+    report = {
+        "benchmark": name,
+        "unit": unit,
+        "machine": machine(),
+        "commit": commit(),
+        "n": int(arr.size),
+        "median": float(np.median(arr)),
+        "p99": float(np.percentile(arr, 1 if higher_is_better else 99)),
+        "higher_is_better": higher_is_better,
+        "min": float(arr.min()),
+        "max": float(arr.max()),
+        **(extra or {}),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
