@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     sim = SimRig(rig, duration_s=args.seconds, faults=faults, record_truth=True)
     stats = {s.name: StreamStats(s.name) for s in rig.streams}
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # logs and pipes: no wrapping of tables and status lines
     plain = args.plain or not console.is_terminal
     now_ns = 0
     try:
@@ -90,7 +92,7 @@ def _feed(sim: SimRig, stats: dict[str, StreamStats], speed: float) -> Any:
                 time.sleep(delay / 1e9)
         seq = item.seq if not isinstance(item, RejectedSample) else None
         emission = sim.emissions.pop((item.stream, seq), None) if seq is not None else None
-        stats[item.stream].update(item, emission.host_ns if emission else None)
+        stats[item.stream].update(item, emission.ready_ns if emission else None)
         yield item.recv_ns
 
 

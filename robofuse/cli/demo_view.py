@@ -25,7 +25,7 @@ def streams_table(
     table = Table(title="streams", title_justify="left", expand=False)
     for header in ("stream", "modality", "rate Hz", "nominal", "received", "lost", "rejected"):
         table.add_column(header, justify="right" if header not in ("stream", "modality") else "left")
-    for header in ("TRUE offset s", "TRUE drift ppm", "TRUE latency ms"):
+    for header in ("TRUE offset s", "TRUE drift ppm", "TRUE transport ms"):
         table.add_column(header, justify="right", style="magenta")
     for stream in rig.streams:
         st = stats[stream.name]

@@ -24,8 +24,8 @@ class StreamStats:
     first_recv_ns: int | None = None
     _recent: deque[int] = field(default_factory=deque)
 
-    def update(self, item: SourceItem, true_host_ns: int | None = None) -> None:
-        """Count ``item``; ``true_host_ns`` (the measurement's true host time) gives latency."""
+    def update(self, item: SourceItem, ready_ns: int | None = None) -> None:
+        """Count ``item``; ``ready_ns`` (true host time the message left the sensor) gives its transport latency."""
         if isinstance(item, RejectedSample):
             self.rejected += 1
             self.last_reason = item.reason
@@ -42,13 +42,15 @@ class StreamStats:
         self._recent.append(item.recv_ns)
         while self._recent and self._recent[0] < item.recv_ns - RATE_WINDOW_NS:
             self._recent.popleft()
-        if true_host_ns is not None:
-            self.last_latency_ns = item.recv_ns - true_host_ns
+        if ready_ns is not None:
+            self.last_latency_ns = item.recv_ns - ready_ns
 
     def rate_hz(self, now_ns: int) -> float:
         """Messages per second over the last two seconds before ``now_ns`` (falls to 0 when silent)."""
         if self.first_recv_ns is None:
             return 0.0
         count = sum(1 for t in self._recent if now_ns - RATE_WINDOW_NS < t <= now_ns)
-        span = min(RATE_WINDOW_NS, now_ns - self.first_recv_ns)
-        return count * 1e9 / span if span > 0 else 0.0
+        since_first = now_ns - self.first_recv_ns
+        if since_first < RATE_WINDOW_NS:  # still filling: count intervals since the first message
+            return (count - 1) * 1e9 / since_first if since_first > 0 and count > 1 else 0.0
+        return count * 1e9 / RATE_WINDOW_NS

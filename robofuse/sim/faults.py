@@ -7,6 +7,7 @@ whether to drop it, how to shift its stamp and arrival, and how to alter its pay
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -84,6 +85,15 @@ class FaultInjector:
     def drops(self, host_ns: float) -> bool:
         """Whether the stream is dead at ``host_ns``."""
         return any(f.kind == "dead" and f.active(host_ns) for f in self.faults)
+
+    def dead_until_ns(self, host_ns: float) -> float | None:
+        """When the stream comes back to life if it is dead at ``host_ns`` (inf: never; None: not dead)."""
+        ends = [math.inf if f.end_s is None else f.end_s * 1e9 for f in self.faults if f.kind == "dead" and f.active(host_ns)]
+        if not ends:
+            return None
+        later = max(ends)
+        # another dead interval may start right where this one ends
+        return later if math.isinf(later) or not self.drops(later) else self.dead_until_ns(later)
 
     def stamp_shift_ns(self, host_ns: float) -> int:
         """Total clock jump in effect at ``host_ns`` (jumps persist once they happened)."""

@@ -9,6 +9,7 @@ Messages of all streams are yielded in host arrival order, as a live system sees
 from __future__ import annotations
 
 import heapq
+import math
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ class Emission:
     """Timing truth of one message: when it was measured, stamped and received."""
 
     host_ns: int  # true host time of the measurement (start of a scan or chunk)
+    ready_ns: int  # true host time the message was complete and handed to the link (end of a scan or chunk)
     stamp_ns: int  # what the sensor wrote on it (sensor clock, jitter and clock jumps included)
     recv_ns: int  # host arrival
 
@@ -82,20 +84,30 @@ class StreamRunner:
         return self.next[1].recv_ns
 
     def advance(self) -> None:
-        """Schedule the next message that is not lost (dead stream or dropped on the link)."""
+        """Schedule the next message that is not lost (dead stream or dropped on the link).
+
+        A stream that is dead for good has no next message: ``next`` becomes None.
+        """
         while True:
             seq = self.seq
-            self.seq += 1
             sensor_ns = self._first_sensor_ns + seq * self.sensor.period_ns
             host = float(self.clock.host_ns(sensor_ns))
+            revival = self.faults.dead_until_ns(host)
+            if revival is not None:  # skip the dead interval at once instead of message by message
+                if math.isinf(revival):
+                    self.next = None
+                    return
+                self.seq = max(seq + 1, math.ceil((float(self.clock.sensor_ns(revival)) - self._first_sensor_ns) / self.sensor.period_ns))
+                continue
+            self.seq += 1
             ready = float(self.clock.host_ns(sensor_ns + self.sensor.span_ns()))
             recv = self.transport.deliver(int(ready) + self.faults.extra_delay_ns(host))
             stamp = sensor_ns + self.transport.jitter_ns() + self.faults.stamp_shift_ns(host)
-            if recv is None or self.faults.drops(host):
+            if recv is None:
                 continue
             if self.stream.clock_domain == "host":
                 stamp = recv
-            self.next = (seq, Emission(int(host), stamp, recv))
+            self.next = (seq, Emission(int(host), int(ready), stamp, recv))
             self._pending_sensor_ns = sensor_ns
             return
 
@@ -192,7 +204,8 @@ class SimRig(Source):
         heap: list[tuple[int, int]] = []
         for i, runner in enumerate(self._runners):
             runner.advance()
-            heap.append((runner.next_recv_ns, i))
+            if runner.next is not None:
+                heap.append((runner.next_recv_ns, i))
         heapq.heapify(heap)
         while heap and self.is_open:
             recv_ns, i = heap[0]
@@ -203,5 +216,8 @@ class SimRig(Source):
             if self.record_truth and not isinstance(item, RejectedSample):
                 self.emissions[(runner.stream.name, item.seq)] = emission
             runner.advance()
-            heapq.heapreplace(heap, (runner.next_recv_ns, i))
+            if runner.next is None:
+                heapq.heappop(heap)  # dead for good
+            else:
+                heapq.heapreplace(heap, (runner.next_recv_ns, i))
             yield item

@@ -179,3 +179,19 @@ def test_faults_on_unknown_streams_or_impossible_kinds_are_refused(rig: RigConfi
         SimRig(rig, faults=[Fault(stream="radar", kind="dead")])
     with pytest.raises(ConfigError, match="cannot hold NaN; use 'corrupt'"):
         SimRig(rig, faults=[Fault(stream="camera", kind="nan")])
+
+
+def test_a_stream_dead_for_good_ends_while_the_others_go_on(rig: RigConfig) -> None:
+    sim, items = run(rig, 3.0, Fault(stream="imu", kind="dead", start_s=1.0), Fault(stream="lidar", kind="dead"))
+    streams = by_stream(items)
+    assert "lidar" not in streams
+    assert max(sim.emissions[("imu", i.seq)].host_ns for i in streams["imu"]) < 1 * S
+    assert max(i.recv_ns for i in streams["audio"]) > 2.9 * S
+
+
+def test_back_to_back_dead_intervals_are_skipped_together(rig: RigConfig) -> None:
+    sim, items = run(rig, 3.0, Fault(stream="imu", kind="dead", start_s=0.5, end_s=1.0),
+                     Fault(stream="imu", kind="dead", start_s=1.0, end_s=2.0))
+    host = [sim.emissions[("imu", i.seq)].host_ns for i in by_stream(items)["imu"]]
+    assert not any(0.5 * S <= t < 2 * S for t in host)
+    assert sum(t >= 2 * S for t in host) == pytest.approx(400, abs=5)
