@@ -21,7 +21,9 @@ from robofuse.source import Source
 def small_sim() -> Source:
     rig = load_rig(robofuse.default_rig_path())
     streams = tuple(
-        dataclasses.replace(s, settings=dataclasses.replace(s.settings, width=32, height=24)) if s.type == "sim.camera" else s
+        dataclasses.replace(s, settings=dataclasses.replace(s.settings, width=32, height=24))
+        if s.type == "sim.camera"
+        else s
         for s in rig.streams
     )
     return SimRig(dataclasses.replace(rig, streams=streams), duration_s=0.5)

@@ -78,6 +78,9 @@ def live_view(
     parts: list[Table | Text] = [header, streams_table(rig, stats, clocks, now_ns), truth_table(truth)]
     if faults:
         parts.append(Text(f"injected faults: {faults}", style="yellow"))
+    for st in stats.values():
+        if st.last_reason:
+            parts.append(Text(f"{st.name}: last rejected sample: {st.last_reason}", style="red"))
     parts.append(
         Text("TRUE = the simulator's own values; estimates arrive with time alignment. Ctrl-C stops.", style="dim")
     )

@@ -88,7 +88,11 @@ class FaultInjector:
 
     def dead_until_ns(self, host_ns: float) -> float | None:
         """When the stream comes back to life if it is dead at ``host_ns`` (inf: never; None: not dead)."""
-        ends = [math.inf if f.end_s is None else f.end_s * 1e9 for f in self.faults if f.kind == "dead" and f.active(host_ns)]
+        ends = [
+            math.inf if f.end_s is None else f.end_s * 1e9
+            for f in self.faults
+            if f.kind == "dead" and f.active(host_ns)
+        ]
         if not ends:
             return None
         later = max(ends)

@@ -97,7 +97,10 @@ class StreamRunner:
                 if math.isinf(revival):
                     self.next = None
                     return
-                self.seq = max(seq + 1, math.ceil((float(self.clock.sensor_ns(revival)) - self._first_sensor_ns) / self.sensor.period_ns))
+                self.seq = max(
+                    seq + 1,
+                    math.ceil((float(self.clock.sensor_ns(revival)) - self._first_sensor_ns) / self.sensor.period_ns),
+                )
                 continue
             self.seq += 1
             ready = float(self.clock.host_ns(sensor_ns + self.sensor.span_ns()))

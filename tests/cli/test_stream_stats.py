@@ -12,8 +12,15 @@ MS = 1_000_000
 
 
 def imu(seq: int, recv_ns: int) -> ImuSample:
-    return ImuSample(stream="imu", frame_id="imu", seq=seq, stamp_ns=recv_ns, recv_ns=recv_ns,
-                     angular_velocity=np.zeros(3), linear_acceleration=np.zeros(3))
+    return ImuSample(
+        stream="imu",
+        frame_id="imu",
+        seq=seq,
+        stamp_ns=recv_ns,
+        recv_ns=recv_ns,
+        angular_velocity=np.zeros(3),
+        linear_acceleration=np.zeros(3),
+    )
 
 
 def test_rate_is_measured_while_filling_and_falls_to_zero_when_the_stream_goes_silent() -> None:

@@ -119,7 +119,7 @@ def test_a_dead_stream_is_silent_in_its_interval_and_comes_back(rig: RigConfig) 
 
 
 def test_a_clock_jump_shifts_every_later_stamp(rig: RigConfig) -> None:
-    clean_sim, clean = run(rig, 2.0)
+    _, clean = run(rig, 2.0)
     sim, jumped = run(rig, 2.0, Fault(stream="lidar", kind="clock_jump", start_s=1.0, magnitude=-0.7))
     for a, b in zip(by_stream(clean)["lidar"], by_stream(jumped)["lidar"], strict=True):
         after = sim.emissions[("lidar", b.seq)].host_ns >= 1 * S
@@ -190,8 +190,12 @@ def test_a_stream_dead_for_good_ends_while_the_others_go_on(rig: RigConfig) -> N
 
 
 def test_back_to_back_dead_intervals_are_skipped_together(rig: RigConfig) -> None:
-    sim, items = run(rig, 3.0, Fault(stream="imu", kind="dead", start_s=0.5, end_s=1.0),
-                     Fault(stream="imu", kind="dead", start_s=1.0, end_s=2.0))
+    sim, items = run(
+        rig,
+        3.0,
+        Fault(stream="imu", kind="dead", start_s=0.5, end_s=1.0),
+        Fault(stream="imu", kind="dead", start_s=1.0, end_s=2.0),
+    )
     host = [sim.emissions[("imu", i.seq)].host_ns for i in by_stream(items)["imu"]]
     assert not any(0.5 * S <= t < 2 * S for t in host)
     assert sum(t >= 2 * S for t in host) == pytest.approx(400, abs=5)
