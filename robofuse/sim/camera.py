@@ -35,12 +35,13 @@ import numpy.typing as npt
 
 from robofuse.config.calibration import Extrinsics, Intrinsics, StreamCalibration
 from robofuse.config.rig import StreamConfig
+from robofuse.geometry import rotation_matrix
 from robofuse.labels import Light, Terrain
 from robofuse.messages import CameraFrame
 from robofuse.sim.clock import SensorClock
 from robofuse.sim.sensor import SimSensor
 from robofuse.sim.terrain import PHYSICS
-from robofuse.sim.world import RNG_CAMERA_TEXTURE, World, WorldState
+from robofuse.sim.world import RNG_CAMERA_TEXTURE, World, WorldState, obstacle_material
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -70,21 +71,6 @@ OBSTACLE_RGB = ((215.0, 100.0, 35.0), (120.0, 125.0, 135.0))  # an orange barrel
 LUMA = np.array([0.299, 0.587, 0.114])
 # The default mount (sim_calibration.yaml), for a calibration that leaves the camera unplaced.
 DEFAULT_MOUNT = Extrinsics(translation_m=(0.25, 0.0, 0.6), rotation_xyzw=(-0.579228, 0.579228, -0.40558, 0.40558))
-
-
-def rotation_matrix(xyzw: tuple[float, float, float, float]) -> F64:
-    """The 3x3 rotation of a unit quaternion stored ``(x, y, z, w)``."""
-    x, y, z, w = xyzw
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def obstacle_material(x_m: float, y_m: float) -> int:
-    """Which of the two obstacle materials a cylinder at ``(x_m, y_m)`` is made of (stable per obstacle)."""
-    return math.floor(x_m * 3.1 + y_m * 7.3) % 2
 
 
 def _intrinsics(cal: StreamCalibration, width: int, height: int) -> Intrinsics:

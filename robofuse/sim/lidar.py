@@ -35,13 +35,13 @@ import numpy.typing as npt
 
 from robofuse.config.calibration import Extrinsics, StreamCalibration
 from robofuse.config.rig import StreamConfig
+from robofuse.geometry import rotation_matrix
 from robofuse.labels import Terrain
 from robofuse.messages import PointCloud
-from robofuse.sim.camera import obstacle_material, rotation_matrix
 from robofuse.sim.clock import SensorClock
 from robofuse.sim.sensor import SimSensor
 from robofuse.sim.terrain import PHYSICS
-from robofuse.sim.world import RNG_LIDAR_GROUND, World, WorldState
+from robofuse.sim.world import RNG_LIDAR_GROUND, World, WorldState, obstacle_material
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]

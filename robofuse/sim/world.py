@@ -9,6 +9,7 @@ per segment and interpolated; events (bumps, collisions) are exact times.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -312,6 +313,14 @@ class World:
             body_speed_mps=float(st.body_speed[0]),
             obstacle_distance_m=nearest,
         )
+
+
+def obstacle_material(x_m: float, y_m: float) -> int:
+    """Which of two materials (0: painted barrel, 1: concrete post) the obstacle at ``(x_m, y_m)`` is.
+
+    Derived from the position so camera colour and LIDAR reflectivity agree without storing it.
+    """
+    return math.floor(x_m * 3.1 + y_m * 7.3) % 2
 
 
 def _direction(r: np.random.Generator) -> tuple[float, float, float]:

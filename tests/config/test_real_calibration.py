@@ -9,20 +9,10 @@ import pytest
 import yaml
 
 from robofuse.config import load_calibration
+from robofuse.geometry import rotation_matrix
 
 ROOT = Path(__file__).resolve().parents[2]
 EUROC = ROOT.parent / "shared" / "data" / "real" / "euroc_mh01_micro" / "mav0"
-
-
-def rotation_matrix(q: tuple[float, ...]) -> np.ndarray:
-    x, y, z, w = q
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
 
 
 def euroc_sensor(name: str) -> dict[str, object]:
