@@ -76,7 +76,7 @@ class SimLidarSettings:
     fov_up_deg: float = 15.0
     max_range_m: float = 100.0
     range_noise_m: float = 0.015  # VLP-16 datasheet: ±3 cm accuracy, so sigma about 1.5 cm
-    mount_height_m: float = 0.5
+    mount_height_m: float = 0.5  # used only when the calibration gives no extrinsics for the stream
     clock: ClockSettings = field(default_factory=ClockSettings)
 
     def __post_init__(self) -> None:

@@ -21,7 +21,9 @@ from robofuse.sim.terrain import PHYSICS
 GRID_NS = 5_000_000  # kinematics grid: 200 Hz
 COLLISION_LABEL_NS = 500_000_000  # a collision is labelled for 0.5 s after contact
 ROBOT_FRONT_M = 0.3  # base_link to the front bumper
-MAX_ACCEL_MPS2 = 1.0
+MAX_ACCEL_MPS2 = 1.0  # driving: speed changes at most this fast
+SLIP_DECEL_MPS2 = 4.0  # bogging down into a slip, and picking up after it
+COLLISION_STOP_S = 0.1  # from contact to rest
 
 
 @dataclass(frozen=True)
@@ -148,23 +150,31 @@ class World:
             event_ns = start + (int(r.uniform(1.5, max(1.6, (length / 1e9) - 2.0)) * 1e9) // GRID_NS) * GRID_NS
         body = wheel.copy()
         if event == "slip":
+            # the body bogs down just before the slip starts and picks up after it ends (no step in speed)
             slip_end = event_ns + int(r.uniform(1.0, 2.0) * 1e9)
-            inside = (g >= event_ns) & (g < slip_end)
-            body[inside] = 0.0
+            ramp = np.maximum(np.maximum(event_ns - g, g - slip_end), 0) / 1e9 * SLIP_DECEL_MPS2
+            body = np.minimum(body, ramp)
         elif event == "collision":
-            wheel[g >= event_ns] = 0.0
-            body[g >= event_ns] = 0.0
+            # contact at event_ns; the bumper brings the robot to rest within COLLISION_STOP_S
+            after = np.clip((g - event_ns) / 1e9 / COLLISION_STOP_S, 0.0, 1.0)
+            v_contact = float(wheel[int((event_ns - start) // GRID_NS)])
+            wheel = np.where(g >= event_ns, v_contact * (1.0 - after), wheel)
+            body = wheel.copy()
         elif event == "approach":
             # brake so that the robot stands still exactly at event_ns
             t_to = (event_ns - g) / 1e9
             brake = np.clip(t_to * MAX_ACCEL_MPS2 * 2, 0.0, None)
             wheel = np.minimum(wheel, brake)
             body = wheel.copy()
-        impacts: list[Impact] = []
+        impacts: list[Impact] = self._bumps(r, g, body, wheel, terrain, event, event_ns)  # may stop the robot
         x, y, yaw = self._integrate(prev, body, curvature, dt)
         obstacles: list[tuple[float, float, float, float]] = []
         if event in ("collision", "approach"):
-            i = int((event_ns - start) // GRID_NS)
+            # the obstacle touches the bumper once the robot is at rest (a collision's last
+            # few centimetres before rest are the bumper's foam giving way)
+            i = int((event_ns - start) // GRID_NS) + (
+                round(COLLISION_STOP_S * 1e9) // GRID_NS if event == "collision" else 0
+            )
             radius = float(r.uniform(0.15, 0.4))
             gap = 0.0 if event == "collision" else float(r.uniform(0.15, 0.35))
             ahead = ROBOT_FRONT_M + gap + radius
@@ -172,11 +182,10 @@ class World:
                 (x[i] + ahead * np.cos(yaw[i]), y[i] + ahead * np.sin(yaw[i]), radius, float(r.uniform(0.4, 1.5)))
             )
             if event == "collision":
-                speed = float(wheel[max(0, i - 1)] if i else v0) or target
+                speed = float(wheel[int((event_ns - start) // GRID_NS)]) or target
                 impacts.append(
                     Impact(event_ns, "collision", float(max(4.0, speed * r.uniform(6.0, 14.0))), _direction(r))
                 )
-        impacts.extend(self._bumps(r, g, body, wheel, terrain, event, event_ns))
         impacts.sort(key=lambda im: im.time_ns)
         obstacles.extend(_scatter_obstacles(r, x, y, yaw, s.obstacles_per_m))
         odo0 = float(prev.odometer_m[-1] + prev.body_speed[-1] * dt) if prev else 0.0

@@ -71,7 +71,8 @@ def test_a_collision_is_labelled_for_half_a_second_with_the_obstacle_at_the_bump
     assert world.truth(seg.event_ns + COLLISION_LABEL_NS - 1_000_000).collision
     assert not world.truth(seg.event_ns + COLLISION_LABEL_NS + 10_000_000).collision
     assert not world.truth(seg.event_ns - 10_000_000).collision
-    assert world.truth(seg.event_ns).obstacle_distance_m == pytest.approx(0.3, abs=0.02)
+    assert world.truth(seg.event_ns + 200_000_000).obstacle_distance_m == pytest.approx(0.3, abs=0.02)
+    assert world.truth(seg.event_ns).obstacle_distance_m < 0.3 + 0.15
 
 
 def test_an_approach_stops_short_of_the_obstacle_without_a_collision() -> None:
