@@ -11,9 +11,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from types import TracebackType
+from typing import TypeVar
 
 from robofuse.errors import SensorError
 from robofuse.messages import Modality, SourceItem
+
+SourceT = TypeVar("SourceT", bound="Source")
 
 
 class Source(abc.ABC):
@@ -61,7 +64,7 @@ class Source(abc.ABC):
             raise SensorError(f"{type(self).__name__} is not open: use it as `with source:` or call open() first")
         return self._items()
 
-    def __enter__(self) -> Source:
+    def __enter__(self: SourceT) -> SourceT:
         self.open()
         return self
 
