@@ -37,6 +37,10 @@ def check_text(stream: str, field: str, value: Any) -> None:
         raise SampleError(stream, field, f"must be a str, got {type(value).__name__}")
 
 
+def _free_dims_differ(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
+    return any(w is not None and g != w for g, w in zip(got, want, strict=True))
+
+
 def frozen_array(
     stream: str,
     field: str,
@@ -57,8 +61,7 @@ def frozen_array(
     if value.dtype.type not in dtypes:
         allowed = ", ".join(np.dtype(d).name for d in dtypes)
         raise SampleError(stream, field, f"dtype {value.dtype.name} not allowed; use {allowed} (convert with .astype)")
-    wrong_dim = any(want is not None and got != want for got, want in zip(value.shape, shape, strict=False))
-    if value.ndim != len(shape) or wrong_dim:
+    if value.shape != shape and (value.ndim != len(shape) or _free_dims_differ(value.shape, shape)):
         pattern = "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
         raise SampleError(stream, field, f"shape {value.shape} does not match {pattern}")
     if finite and value.dtype.kind == "f":

@@ -130,3 +130,12 @@ def test_an_audio_chunk_knows_its_channels_and_span() -> None:
 def test_an_empty_stream_name_is_refused() -> None:
     with pytest.raises(SampleError, match="non-empty"):
         imu(stream="")
+
+
+def test_huge_but_finite_values_are_accepted_without_warnings() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sample = imu(angular_velocity=np.full(3, 1e308))
+    assert sample.angular_velocity[0] == 1e308
