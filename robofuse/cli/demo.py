@@ -9,10 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-import robofuse
 from robofuse.cli.demo_view import live_view, status_line, streams_table
+from robofuse.cli.rig_args import add_rig_arguments, rig_from_arguments
 from robofuse.cli.stream_stats import StreamStats
-from robofuse.config import load_rig
 from robofuse.errors import ConfigError
 from robofuse.messages import RejectedSample
 from robofuse.sim.faults import FAULT_KINDS, Fault
@@ -32,8 +31,7 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument(
         "--seconds", type=float, default=None, help="stop after this many simulated seconds (default: until Ctrl-C)"
     )
-    p.add_argument("--rig", default=None, help="rig YAML file (default: the bundled simulated rig)")
-    p.add_argument("--seed", type=int, default=None, help="world seed (default: the rig file's)")
+    add_rig_arguments(p)
     p.add_argument(
         "--speed", type=float, default=1.0, help="multiple of real time; 0 runs as fast as possible (default 1)"
     )
@@ -52,9 +50,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; returns the exit status."""
     if args.speed < 0:
         raise ConfigError(f"--speed must be >= 0, got {args.speed}")
-    rig = load_rig(args.rig or robofuse.default_rig_path())
-    if args.seed is not None:
-        rig = rig.with_seed(args.seed)
+    rig = rig_from_arguments(args)
     try:
         faults = [Fault.parse(text) for text in args.fault]
     except ValueError as err:

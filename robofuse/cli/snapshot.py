@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-import robofuse
-from robofuse.config import load_rig
+from robofuse.cli.rig_args import add_rig_arguments, rig_from_arguments
 from robofuse.errors import ConfigError
 from robofuse.messages import AudioChunk, CameraFrame, ImuSample, PointCloud
 from robofuse.png import write_png
@@ -29,8 +28,7 @@ def add_parser(subparsers: Any) -> None:
     )
     p.add_argument("--at", type=float, default=10.0, help="simulated time in seconds (default 10)")
     p.add_argument("--out", default="snapshot", help="output folder (default ./snapshot)")
-    p.add_argument("--rig", default=None, help="rig YAML file (default: the bundled simulated rig)")
-    p.add_argument("--seed", type=int, default=None, help="world seed (default: the rig file's)")
+    add_rig_arguments(p)
     p.set_defaults(run=run)
 
 
@@ -38,9 +36,7 @@ def run(args: argparse.Namespace) -> int:
     """Write the pictures; returns the exit status."""
     if args.at < AUDIO_HISTORY_S:
         raise ConfigError(f"--at must be at least {AUDIO_HISTORY_S} s so there is audio history, got {args.at}")
-    rig = load_rig(args.rig or robofuse.default_rig_path())
-    if args.seed is not None:
-        rig = rig.with_seed(args.seed)
+    rig = rig_from_arguments(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     latest: dict[type, Any] = {}

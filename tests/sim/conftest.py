@@ -27,3 +27,9 @@ def small_rig(seed: int = 0) -> RigConfig:
 def rig() -> RigConfig:
     """The small version of the bundled rig, seed 0."""
     return small_rig(0)
+
+
+@pytest.fixture(scope="module")
+def bundled_rig() -> RigConfig:
+    """The bundled rig at full size (tests pick their own resolution)."""
+    return load_rig(robofuse.default_rig_path())

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from simtools import make_sensor, segment_windows
 
 import robofuse
 from robofuse.config import load_rig
@@ -21,7 +21,6 @@ from robofuse.sim.audio import (
     WHINE_HZ_PER_MPS,
     SimAudio,
 )
-from robofuse.sim.clock import SensorClock
 from robofuse.sim.world import World, WorldState
 
 RIG = load_rig(robofuse.default_rig_path())
@@ -32,13 +31,10 @@ SETTINGS = STREAM.settings
 RATE = SETTINGS.sample_rate_hz
 
 
-def make_audio(seed: int = 0, world: dict[str, Any] | None = None, clock: dict[str, Any] | None = None,
-               **settings: Any) -> SimAudio:
-    clock_settings = dataclasses.replace(SETTINGS.clock, **(clock or {}))
-    stream = dataclasses.replace(
-        STREAM, settings=dataclasses.replace(SETTINGS, clock=clock_settings, **settings))
-    w = World(dataclasses.replace(RIG.world, seed=seed, **(world or {})))
-    return SimAudio(stream, w, SensorClock(clock_settings), CALIBRATION)
+def make_audio(
+    seed: int = 0, world: dict[str, Any] | None = None, clock: dict[str, Any] | None = None, **settings: Any
+) -> SimAudio:
+    return make_sensor(SimAudio, "audio", seed=seed, settings=settings, clock=clock, world=world)
 
 
 def record(mic: SimAudio, host_start_ns: float, seconds: float) -> tuple[np.ndarray, np.ndarray]:
@@ -48,21 +44,6 @@ def record(mic: SimAudio, host_start_ns: float, seconds: float) -> tuple[np.ndar
     samples = [mic.render(seq, s0 + seq * mic.period_ns)["samples"][:, 0] for seq in range(chunks)]
     sensor = s0 + np.arange(chunks * SETTINGS.chunk_samples) * (1e9 / RATE)
     return mic.clock.host_ns(sensor), np.concatenate(samples).astype(np.float64)
-
-
-def windows(seeds: range, seconds: float, accept: Callable[[World, WorldState], bool],
-            world: dict[str, Any] | None = None) -> Iterator[tuple[int, int, Terrain]]:
-    """(seed, host start ns, terrain) of windows ending each segment whose 200 Hz state ``accept``s."""
-    for seed in seeds:
-        w = World(dataclasses.replace(RIG.world, seed=seed, **(world or {})))
-        for k in range(40):
-            seg = w.segment(k)
-            start = seg.end_ns - int((seconds + 0.2) * 1e9)
-            if start < seg.start_ns:
-                continue
-            st = w.state(np.arange(start, start + int(seconds * 1e9), 5_000_000))
-            if accept(w, st) and not w.impacts_between(start - 200_000_000, start + int(seconds * 1e9)):
-                yield seed, start, seg.terrain
 
 
 def band_fraction(x: np.ndarray, lo: float, hi: float) -> float:
@@ -102,14 +83,17 @@ def test_same_seed_same_sound_other_seed_other_sound() -> None:
     assert not np.allclose(a, c, atol=10 * SELF_NOISE)
 
 
-@pytest.mark.parametrize(("terrains", "lo", "hi"), [
-    ((Terrain.ASPHALT, Terrain.SAND), 2000.0, 6000.0),  # hiss
-    ((Terrain.GRASS, Terrain.MUD), 200.0, 900.0),  # rustle
-    ((Terrain.GRAVEL,), 800.0, 5000.0),  # crunch
-])
+@pytest.mark.parametrize(
+    ("terrains", "lo", "hi"),
+    [
+        ((Terrain.ASPHALT, Terrain.SAND), 2000.0, 6000.0),  # hiss
+        ((Terrain.GRASS, Terrain.MUD), 200.0, 900.0),  # rustle
+        ((Terrain.GRAVEL,), 800.0, 5000.0),  # crunch
+    ],
+)
 def test_rolling_noise_sits_in_the_terrains_band(terrains: tuple[Terrain, ...], lo: float, hi: float) -> None:
     found = dict.fromkeys(terrains, 0)
-    for seed, start, terrain in windows(range(10), 1.0, calm_cruise):
+    for seed, start, terrain in segment_windows(range(10), 1.0, calm_cruise, quiet=True):
         if terrain in found and found[terrain] < 2:
             _, x = record(make_audio(seed), start, 1.0)
             assert band_fraction(x, lo, hi) > 0.6, (seed, start, terrain)
@@ -121,7 +105,7 @@ def test_no_rolling_sound_when_the_wheels_stop() -> None:
     def calm_stop(world: World, st: WorldState) -> bool:
         return bool(not st.wind.any() and st.wheel_speed.max() == 0)
 
-    seed, start, _ = next(windows(range(5), 1.0, calm_stop))
+    seed, start, _ = next(segment_windows(range(5), 1.0, calm_stop, quiet=True))
     _, x = record(make_audio(seed), start, 1.0)
     assert x.std() == pytest.approx(SELF_NOISE, rel=0.1)  # only the microphone's own noise
 
@@ -130,7 +114,7 @@ def test_wind_raises_the_energy_below_500_hz_and_masks_the_rustle() -> None:
     # The wind flag is one draw per segment whatever the probabilities: same drive, with and without wind.
     always, never = {"wind_prob": 1.0, "wind_keep_prob": 1.0}, {"wind_prob": 0.0, "wind_keep_prob": 0.0}
     checked, rustle = 0, 0
-    for seed, start, terrain in windows(range(6), 0.5, calm_cruise, world=never):
+    for seed, start, terrain in segment_windows(range(6), 0.5, calm_cruise, world=never, quiet=True):
         is_rustle = terrain in (Terrain.GRASS, Terrain.MUD)
         if checked >= 4 and (rustle >= 2 or not is_rustle):
             continue
@@ -151,7 +135,7 @@ def test_slipping_wheels_whine_at_the_wheel_speed_pitch_and_roll() -> None:
         return bool(st.slip.all() and st.wheel_speed.min() > 0.5 and np.ptp(st.wheel_speed) < 0.01)
 
     checked = 0
-    for seed, start, terrain in windows(range(10), 1.0, slipping):
+    for seed, start, terrain in segment_windows(range(10), 1.0, slipping, quiet=True):
         mic = make_audio(seed)
         _, x = record(mic, start, 1.0)
         wheel = float(mic.world.state(np.array([start + 500_000_000])).wheel_speed[0])
@@ -198,7 +182,7 @@ def test_a_test_tone_is_resampled_by_the_clock_drift(drift_ppm: float) -> None:
 
 
 def test_true_signal_is_render_minus_self_noise() -> None:
-    seed, start, _ = next(windows(range(5), 1.0, calm_cruise))
+    seed, start, _ = next(segment_windows(range(5), 1.0, calm_cruise, quiet=True))
     mic = make_audio(seed)
     host, x = record(mic, start, 1.0)
     truth = mic.true_signal(host)
@@ -231,7 +215,7 @@ def test_tiles_click_at_each_joint() -> None:
     def calm_tiles(world: World, st: WorldState) -> bool:
         return calm_cruise(world, st) and bool((st.terrain == Terrain.TILES).all())
 
-    seed, start, _ = next(windows(range(10), 1.0, calm_tiles))
+    seed, start, _ = next(segment_windows(range(10), 1.0, calm_tiles, quiet=True))
     mic = make_audio(seed)
     host, x = record(mic, start, 1.0)
     high = np.fft.rfft(x)

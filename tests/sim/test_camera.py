@@ -2,42 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from simtools import BARE, calibration_of, find_segment, make_sensor
 
-import robofuse
-from robofuse.config import RigConfig, StreamCalibration, load_rig
+from robofuse.config import RigConfig
 from robofuse.labels import Light, Terrain
 from robofuse.messages import CameraFrame
 from robofuse.sim.camera import TEXEL_M, TILE, SimCamera
 from robofuse.sim.clock import SensorClock
 from robofuse.sim.world import Segment, World
 
-# Worlds without scattered obstacles or obstacle events, where only the ground is in view.
-BARE: dict[str, Any] = {"obstacles_per_m": 0.0, "collision_prob": 0.0, "approach_prob": 0.0}
-
-
-@pytest.fixture(scope="module")
-def bundled_rig() -> RigConfig:
-    """The bundled rig at full size (tests pick their own resolution)."""
-    return load_rig(robofuse.default_rig_path())
-
-
-def calibration_of(rig: RigConfig, stream: str) -> StreamCalibration:
-    """The bundled calibration of ``stream`` (the bundled rig always has one)."""
-    assert rig.calibration is not None
-    return rig.calibration.of(stream)
-
 
 def make_camera(rig: RigConfig, *, seed: int = 0, width: int = 64, height: int = 48, **world: Any) -> SimCamera:
-    stream = rig.stream("camera")
-    stream = dataclasses.replace(stream, settings=dataclasses.replace(stream.settings, width=width, height=height))
-    w = World(dataclasses.replace(rig.world, seed=seed, **world))
-    return SimCamera(stream, w, SensorClock(stream.settings.clock), calibration_of(rig, "camera"))
+    return make_sensor(
+        SimCamera, "camera", seed=seed, settings={"width": width, "height": height}, world=world, rig=rig
+    )
 
 
 def frame_at(cam: SimCamera, host_ns: int, seq: int = 0) -> np.ndarray:
@@ -46,23 +28,13 @@ def frame_at(cam: SimCamera, host_ns: int, seq: int = 0) -> np.ndarray:
     return image
 
 
-def find_segment(rig: RigConfig, want: Callable[[Segment], bool], **world: Any) -> tuple[int, Segment]:
-    """The first segment (over a few seeds) that ``want`` accepts, with its seed."""
-    for seed in range(20):
-        w = World(dataclasses.replace(rig.world, seed=seed, **world))
-        for k in range(40):
-            if want(w.segment(k)):
-                return seed, w.segment(k)
-    raise AssertionError("no such segment in 20 seeds x 40 segments")
-
-
 def high_frequency_energy(image: np.ndarray) -> float:
     """Mean squared difference of vertically adjacent pixels in the bottom middle of the view.
 
     The nearest ground is where a few millimetres of motion span several pixels.
     """
     h, w = image.shape[:2]
-    patch = image[3 * h // 4:, w // 4: 3 * w // 4].astype(np.float64).mean(axis=2)
+    patch = image[3 * h // 4 :, w // 4 : 3 * w // 4].astype(np.float64).mean(axis=2)
     return float(np.mean(np.diff(patch, axis=0) ** 2))
 
 
@@ -106,7 +78,7 @@ def terrain_colours(rig: RigConfig, light: Light) -> dict[Terrain, np.ndarray]:
         seed, seg = find_segment(rig, wanted, **BARE)
         cam = make_camera(rig, seed=seed, **BARE)
         frames = [frame_at(cam, seg.start_ns + 1_000_000_000 + i * 33_000_000, i) for i in range(3)]
-        out[terrain] = np.mean([f[f.shape[0] // 2:].reshape(-1, 3).mean(axis=0) for f in frames], axis=0)
+        out[terrain] = np.mean([f[f.shape[0] // 2 :].reshape(-1, 3).mean(axis=0) for f in frames], axis=0)
     return out
 
 
@@ -143,8 +115,15 @@ def test_at_night_frames_of_different_terrains_differ_by_less_than_the_noise(bun
 
 def test_a_moving_robot_blurs_the_ground_and_a_still_one_does_not(bundled_rig: RigConfig) -> None:
     seed, seg = find_segment(
-        bundled_rig, lambda s: s.light == Light.DAY and s.event in ("slip", "stop") and s.body_speed.max() > 1.7
-        and (s.body_speed == 0).any(), **BARE)
+        bundled_rig,
+        lambda s: (
+            s.light == Light.DAY
+            and s.event in ("slip", "stop")
+            and s.body_speed.max() > 1.7
+            and (s.body_speed == 0).any()
+        ),
+        **BARE,
+    )
     still = np.nonzero(seg.body_speed == 0)[0]
     moving_ns, still_ns = int(seg.grid_ns[np.argmax(seg.body_speed)]), int(seg.grid_ns[still[len(still) // 2]])
     cam = make_camera(bundled_rig, seed=seed, width=320, height=240, **BARE)
@@ -181,8 +160,16 @@ def test_an_obstacle_at_the_front_fills_the_lower_middle_of_the_view(
 
 
 def test_the_ground_texture_stays_on_the_ground_as_the_robot_drives(bundled_rig: RigConfig) -> None:
-    seed, seg = find_segment(bundled_rig, lambda s: s.light == Light.DAY and s.terrain == Terrain.GRAVEL
-                             and s.body_speed.min() > 0.5 and np.ptp(s.body_speed[-800:]) == 0, **BARE)
+    seed, seg = find_segment(
+        bundled_rig,
+        lambda s: (
+            s.light == Light.DAY
+            and s.terrain == Terrain.GRAVEL
+            and s.body_speed.min() > 0.5
+            and np.ptp(s.body_speed[-800:]) == 0
+        ),
+        **BARE,
+    )
     cam = make_camera(bundled_rig, seed=seed, width=160, height=120, **BARE)
     half_exposure = int(cam.settings.exposure_ms * 5e5)
     t = int(seg.grid_ns[-800])  # cruising: same speed, so the same motion blur, throughout

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
+from simtools import make_sensor, segment_windows
 
 import robofuse
 from robofuse.config import load_rig
 from robofuse.labels import Terrain
 from robofuse.messages import ImuSample
-from robofuse.sim.clock import SensorClock
 from robofuse.sim.imu import JOINT_DIRECTION, JOINT_PEAK_MPS2, MAX_BODY_ACCEL_MPS2, ORIENTATION_SIGMA_RAD, SimImu
 from robofuse.sim.terrain import PHYSICS
 from robofuse.sim.world import World, WorldState
@@ -28,9 +27,7 @@ SIGMA_ACCEL = SETTINGS.accel_noise_density * np.sqrt(STREAM.rate_hz)
 
 
 def make_imu(seed: int = 0, **settings: Any) -> SimImu:
-    stream = dataclasses.replace(STREAM, settings=dataclasses.replace(SETTINGS, **settings))
-    world = World(dataclasses.replace(RIG.world, seed=seed))
-    return SimImu(stream, world, SensorClock(stream.settings.clock), CALIBRATION)
+    return make_sensor(SimImu, "imu", seed=seed, settings=settings)
 
 
 @dataclasses.dataclass
@@ -52,20 +49,6 @@ def record(imu: SimImu, host_start_ns: float, seconds: float) -> Recording:
         accel=np.array([p["linear_acceleration"] for p in payloads]),
         payloads=payloads,
     )
-
-
-def windows(seeds: range, seconds: float, accept: Callable[[World, WorldState], bool]) -> Iterator[tuple[int, int]]:
-    """(seed, host start ns) of windows at the end of each segment whose 200 Hz state ``accept``s."""
-    for seed in seeds:
-        world = World(dataclasses.replace(RIG.world, seed=seed))
-        for k in range(40):
-            seg = world.segment(k)
-            start = seg.end_ns - int((seconds + 0.2) * 1e9)
-            if start < seg.start_ns:
-                continue
-            st = world.state(np.arange(start, start + int(seconds * 1e9), 5_000_000))
-            if accept(world, st):
-                yield seed, start
 
 
 def no_impacts(world: World, st: WorldState) -> bool:
@@ -96,8 +79,11 @@ def test_payload_builds_a_valid_imu_sample() -> None:
     assert sample.linear_acceleration.dtype == np.float64
     assert sample.orientation is not None
     assert abs(np.linalg.norm(sample.orientation) - 1) < 1e-9
-    covariances = (sample.angular_velocity_covariance, sample.linear_acceleration_covariance,
-                   sample.orientation_covariance)
+    covariances = (
+        sample.angular_velocity_covariance,
+        sample.linear_acceleration_covariance,
+        sample.orientation_covariance,
+    )
     stated = (SIGMA_GYRO**2, SIGMA_ACCEL**2, np.square(ORIENTATION_SIGMA_RAD))
     for cov, variance in zip(covariances, stated, strict=True):
         assert cov is not None
@@ -120,7 +106,7 @@ def test_at_rest_reads_gravity_and_the_stated_white_noise() -> None:
     def still(world: World, st: WorldState) -> bool:
         return bool(st.body_speed.max() == 0 and st.wheel_speed.max() == 0) and no_impacts(world, st)
 
-    seed, start = next(windows(range(5), 3.0, still))
+    seed, start, _ = next(segment_windows(range(5), 3.0, still))
     rec = record(make_imu(seed), start, 3.0)
     n = rec.accel.shape[0]
     # Mean: gravity on +z (REP-103), within the noise of the mean plus a few sigma of bias walk.
@@ -147,7 +133,7 @@ def test_vibration_ranks_gravel_over_grass_and_sand_over_the_smooth_terrains() -
         return bool(st.body_speed.min() > 0.5 and np.ptp(st.body_speed) < 0.05)
 
     ratios: dict[Terrain, list[float]] = {t: [] for t in Terrain}
-    for seed, start in windows(range(8), 2.0, cruising):
+    for seed, start, _ in segment_windows(range(8), 2.0, cruising):
         terrain = Terrain(int(World(dataclasses.replace(RIG.world, seed=seed)).state(np.array([start])).terrain[0]))
         if len(ratios[terrain]) < 3:
             ratios[terrain].append(vibration_ratio(seed, start, 2.0))
@@ -170,7 +156,7 @@ def test_no_vibration_while_the_body_stands_still_in_slip() -> None:
         return bool(st.slip.all() and st.wheel_speed.min() > 0.5) and no_impacts(world, st)
 
     found = 0
-    for seed, start in windows(range(10), 0.8, slipping):
+    for seed, start, _ in segment_windows(range(10), 0.8, slipping):
         rec = record(make_imu(seed), start, 0.8)
         np.testing.assert_allclose(rec.accel.std(axis=0), SIGMA_ACCEL, rtol=0.2)
         np.testing.assert_allclose(rec.gyro.std(axis=0), SIGMA_GYRO, rtol=0.2)
@@ -208,7 +194,7 @@ def test_each_tile_joint_gives_a_jolt() -> None:
     def tiles_cruising(world: World, st: WorldState) -> bool:
         return bool((st.terrain == Terrain.TILES).all() and st.body_speed.min() > 0.5)
 
-    seed, start = next(windows(range(5), 2.0, tiles_cruising))
+    seed, start, _ = next(segment_windows(range(5), 2.0, tiles_cruising))
     imu = make_imu(seed)
     rec = record(imu, start, 2.0)
     st = imu.world.state(np.arange(start, start + 2_000_000_000, 100_000))
@@ -264,8 +250,10 @@ def test_true_signal_is_render_minus_noise_and_bias() -> None:
 
 def test_a_rotated_mount_rotates_the_readings_into_the_imu_frame() -> None:
     # IMU x along base_link y: a quarter turn about z (x, y, z, w).
-    turned = dataclasses.replace(CALIBRATION, extrinsics=dataclasses.replace(
-        CALIBRATION.extrinsics, rotation_xyzw=(0.0, 0.0, np.sqrt(0.5), np.sqrt(0.5))))
+    turned = dataclasses.replace(
+        CALIBRATION,
+        extrinsics=dataclasses.replace(CALIBRATION.extrinsics, rotation_xyzw=(0.0, 0.0, np.sqrt(0.5), np.sqrt(0.5))),
+    )
     level = make_imu(4)
     mounted = SimImu(level.stream, level.world, level.clock, turned)
     t = np.arange(10e9, 12e9, 2.5e6)

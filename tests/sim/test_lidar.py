@@ -2,58 +2,25 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from simtools import BARE, find_segment, make_sensor
 
-import robofuse
-from robofuse.config import RigConfig, StreamCalibration, load_rig
+from robofuse.config import RigConfig
 from robofuse.labels import Terrain
 from robofuse.messages import PointCloud
-from robofuse.sim.clock import SensorClock
 from robofuse.sim.lidar import SimLidar
-from robofuse.sim.world import Segment, World
-
-# Worlds without scattered obstacles or obstacle events: nothing but the ground to hit.
-BARE: dict[str, Any] = {"obstacles_per_m": 0.0, "collision_prob": 0.0, "approach_prob": 0.0}
-
-
-@pytest.fixture(scope="module")
-def bundled_rig() -> RigConfig:
-    """The bundled rig at full size (tests pick their own resolution)."""
-    return load_rig(robofuse.default_rig_path())
-
-
-def calibration_of(rig: RigConfig, stream: str) -> StreamCalibration:
-    """The bundled calibration of ``stream`` (the bundled rig always has one)."""
-    assert rig.calibration is not None
-    return rig.calibration.of(stream)
 
 
 def make_lidar(rig: RigConfig, *, seed: int = 0, settings: dict[str, Any] | None = None, **world: Any) -> SimLidar:
-    stream = rig.stream("lidar")
-    if settings:
-        stream = dataclasses.replace(stream, settings=dataclasses.replace(stream.settings, **settings))
-    w = World(dataclasses.replace(rig.world, seed=seed, **world))
-    return SimLidar(stream, w, SensorClock(stream.settings.clock), calibration_of(rig, "lidar"))
+    return make_sensor(SimLidar, "lidar", seed=seed, settings=settings, world=world, rig=rig)
 
 
 def scan_at(lidar: SimLidar, host_ns: int, seq: int = 0) -> dict[str, Any]:
     """The scan whose first point fires at host time ``host_ns``."""
     return lidar.render(seq, int(lidar.clock.sensor_ns(host_ns)))
-
-
-def find_segment(rig: RigConfig, want: Callable[[Segment], bool], **world: Any) -> tuple[int, Segment]:
-    """The first segment (over a few seeds) that ``want`` accepts, with its seed."""
-    for seed in range(20):
-        w = World(dataclasses.replace(rig.world, seed=seed, **world))
-        for k in range(40):
-            if want(w.segment(k)):
-                return seed, w.segment(k)
-    raise AssertionError("no such segment in 20 seeds x 40 segments")
 
 
 def test_render_makes_a_valid_point_cloud_of_sixteen_rings(bundled_rig: RigConfig) -> None:
