@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from robofuse.align.config import AlignmentConfig
 from robofuse.config.calibration import Calibration, load_calibration
 from robofuse.config.registry import known_stream_types, lookup_stream_type
 from robofuse.config.schema import build, require
@@ -66,6 +67,7 @@ class RigConfig:
     streams: tuple[StreamConfig, ...]
     description: str = ""
     calibration: Calibration | None = None
+    alignment: AlignmentConfig = field(default_factory=AlignmentConfig)
     world: Any = None
     source_file: str = ""
 
@@ -128,7 +130,7 @@ def rig_from_mapping(raw: Any, path: Path) -> RigConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: the top level must be a mapping with 'name' and 'streams'")
     raw = dict(raw)
-    allowed = {"name", "description", "streams", "calibration", "world"}
+    allowed = {"name", "description", "streams", "calibration", "alignment", "world"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{where}: {key}: unknown key; allowed keys: {', '.join(sorted(allowed))}")
@@ -150,6 +152,10 @@ def rig_from_mapping(raw: Any, path: Path) -> RigConfig:
     elif raw.get("world") is not None:
         raise ConfigError(f"{where}: world: only a rig with sim.* streams has a simulated world")
     raw.pop("world", None)
+    alignment = build(AlignmentConfig, raw.get("alignment") or {}, f"{where}: alignment")
+    names = [s.name for s in streams]
+    if alignment.master is not None and alignment.master not in names:
+        raise ConfigError(f"{where}: alignment.master: no stream {alignment.master!r}; use one of {names}")
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}: name: required, a non-empty string naming the rig")
@@ -159,6 +165,7 @@ def rig_from_mapping(raw: Any, path: Path) -> RigConfig:
             description=str(raw.get("description", "")),
             streams=streams,
             calibration=calibration,
+            alignment=alignment,
             world=world,
             source_file=str(path),
         )

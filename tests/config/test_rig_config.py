@@ -87,7 +87,13 @@ def test_a_misspelt_key_is_named_with_a_suggestion_and_the_allowed_keys(tmp_path
         (lambda r: r["world"].update(seed=1.5), "world.seed: expected an integer, got float 1.5"),
         (
             lambda r: r.update(sensors=[]),
-            "sensors: unknown key; allowed keys: calibration, description, name, streams, world",
+            "sensors: unknown key; allowed keys: alignment, calibration, description, name, streams, world",
+        ),
+        (lambda r: r.update(alignment={"master": "sonar"}), "alignment.master: no stream 'sonar'"),
+        (lambda r: r.update(alignment={"window_s": 0}), "alignment: window_s must be in [0.01, 10] s, got 0"),
+        (
+            lambda r: r.update(alignment={"clock": {"bin_s": 20}}),
+            "alignment.clock: bin_s must be in [0.01, 10] s, got 20",
         ),
         (lambda r: r.pop("streams"), "streams: required, a list of stream mappings"),
         (lambda r: r["streams"][0].pop("frame_id"), "streams[0]: missing required key 'frame_id' (a string)"),

@@ -1,0 +1,209 @@
+"""Passive clock synchronisation: map one sensor's clock onto the host clock.
+
+Each message gives a pair (stamp, arrival). Transport delay is never negative, so every pair
+lies on or above the line ``arrival = a * stamp + b + d_min``: the true mapping shifted by the
+smallest delay. Like Olson's passive synchronisation (IROS 2010) and convex-hull time
+translators, the estimate is the lower convex hull of the pairs, and of its edges the one that
+minimises the summed distance to all pairs (the edge spanning their mean stamp). ``d_min``
+cannot be seen this way; it is the calibrated ``latency_min`` subtracted at the end.
+
+To stay O(1) per message and bounded in memory, pairs are reduced to the lowest one per bin of
+``bin_s`` seconds (the only ones that can be hull vertices, up to the drift within a bin), and
+only the last ``window_s`` seconds of bins are kept. The hull is refit when a bin closes.
+
+A stamp that goes backwards, or a pair that would put arrival before measurement by more than
+``jump_tolerance_s``, or a stamp advancing more than ``jump_forward_s`` beyond what arrival
+advanced, is a clock jump: the estimate restarts from that pair and the jump is reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from robofuse.config.schema import require
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClockSyncConfig:
+    """How a stream's clock is estimated; the defaults suit 10 Hz to 1 kHz streams."""
+
+    bin_s: float = 0.5  # pairs reduced to the lowest one per bin
+    window_s: float = 60.0  # bins older than this are forgotten (tracks slow drift changes)
+    jump_tolerance_s: float = 0.005  # arrival this much before the mapped stamp: a forward jump
+    jump_forward_s: float = 1.0  # stamp ahead of arrival by more than this since the last pair: a jump
+
+    def __post_init__(self) -> None:
+        require(0.01 <= self.bin_s <= 10, f"bin_s must be in [0.01, 10] s, got {self.bin_s}")
+        require(
+            self.window_s >= 4 * self.bin_s,
+            f"window_s must be at least 4 bins ({4 * self.bin_s} s), got {self.window_s}",
+        )
+        require(self.jump_tolerance_s > 0, f"jump_tolerance_s must be > 0, got {self.jump_tolerance_s}")
+        require(self.jump_forward_s > 0, f"jump_forward_s must be > 0, got {self.jump_forward_s}")
+
+
+@dataclass(frozen=True)
+class ClockJump:
+    """A detected discontinuity of a sensor clock: the estimate restarted at ``recv_ns``."""
+
+    stream: str
+    recv_ns: int
+    size_ns: int  # stamp change not explained by elapsed host time (negative: backwards)
+    reason: str
+
+
+class ClockSync:
+    """Online estimate of ``host = a * stamp + b`` for one stream.
+
+    ``host_domain=True`` is for streams stamped on arrival by the host: the map is the
+    identity (minus the calibrated latency), stated as such by ``method``.
+    """
+
+    def __init__(
+        self, stream: str, config: ClockSyncConfig | None = None, *, latency_min_ns: int = 0, host_domain: bool = False
+    ) -> None:
+        self.stream = stream
+        self.config = config or ClockSyncConfig()
+        self.latency_min_ns = latency_min_ns
+        self.host_domain = host_domain
+        self._bin_ns = round(self.config.bin_s * 1e9)
+        self._max_bins = max(4, round(self.config.window_s / self.config.bin_s))
+        self.resets = 0
+        self.observed = 0
+        self._restart()
+
+    def _restart(self) -> None:
+        self._ref_stamp: int | None = None  # reference point: all fitting happens relative to it
+        self._ref_recv = 0
+        self._bins: deque[tuple[float, float]] = deque()  # closed bins' lowest (x, y), x = stamp - ref
+        self._bin_index: int | None = None
+        self._bin_low: tuple[float, float] | None = None
+        self._last: tuple[int, int] | None = None
+        self._slope = 1.0  # host ns per sensor ns
+        self._intercept = 0.0  # host ns (relative to ref_recv) at x = 0
+
+    @property
+    def method(self) -> str:
+        """How this stream's time is mapped, for diagnostics."""
+        return "host arrival time (no sensor clock)" if self.host_domain else "lower convex hull of (stamp, arrival)"
+
+    @property
+    def ready(self) -> bool:
+        """Whether a drift estimate exists (two closed bins); before that only the offset is estimated."""
+        return self.host_domain or len(self._bins) >= 2
+
+    @property
+    def drift_ppm(self) -> float:
+        """How much faster the sensor clock runs than the host's, in parts per million."""
+        return 0.0 if self.host_domain else (1.0 / self._slope - 1.0) * 1e6
+
+    def offset_ns(self, host_ns: int) -> float:
+        """Sensor clock minus host clock at host time ``host_ns`` (calibrated latency included)."""
+        return self.to_sensor(host_ns) - host_ns
+
+    def observe(self, stamp_ns: int, recv_ns: int, span_ns: int = 0) -> ClockJump | None:
+        """Take one (stamp, arrival) pair; returns the jump it revealed, if any.
+
+        ``span_ns`` is how long after its stamp the message was complete (a scan's duration, an
+        audio chunk's length): only then could it be sent, so that instant is what arrival bounds.
+        """
+        self.observed += 1
+        if self.host_domain:
+            return None
+        stamp_ns += span_ns
+        jump = self._check_jump(stamp_ns, recv_ns)
+        if jump is not None:
+            self.resets += 1
+            self._restart()
+        self._last = (stamp_ns, recv_ns)
+        if self._ref_stamp is None:
+            self._ref_stamp, self._ref_recv = stamp_ns, recv_ns
+            self._intercept = 0.0
+        x = float(stamp_ns - self._ref_stamp)
+        y = float(recv_ns - self._ref_recv)
+        index = int(x // self._bin_ns)
+        if index != self._bin_index:
+            self._close_bin()
+            self._bin_index, self._bin_low = index, (x, y)
+        elif self._bin_low is None or y - x < self._bin_low[1] - self._bin_low[0]:
+            self._bin_low = (x, y)
+        if not self.ready and self._bin_low is not None:  # offset only: the lowest delay so far, nominal rate
+            low = min([*self._bins, self._bin_low], key=lambda p: p[1] - p[0])
+            self._slope, self._intercept = 1.0, low[1] - low[0]
+        return jump
+
+    def _check_jump(self, stamp_ns: int, recv_ns: int) -> ClockJump | None:
+        if self._last is None:
+            return None
+        last_stamp, last_recv = self._last
+        if stamp_ns < last_stamp:
+            return ClockJump(self.stream, recv_ns, stamp_ns - last_stamp, "stamp went backwards")
+        ahead = (stamp_ns - last_stamp) - (recv_ns - last_recv)
+        if ahead > self.config.jump_forward_s * 1e9:
+            return ClockJump(self.stream, recv_ns, ahead, f"stamp advanced {ahead / 1e9:.3f} s more than arrival")
+        if self.ready and self._raw_host(stamp_ns) > recv_ns + self.config.jump_tolerance_s * 1e9:
+            early = self._raw_host(stamp_ns) - recv_ns
+            return ClockJump(self.stream, recv_ns, round(early), f"arrived {early / 1e6:.1f} ms before it was measured")
+        return None
+
+    def _close_bin(self) -> None:
+        if self._bin_low is None:
+            return
+        self._bins.append(self._bin_low)
+        while len(self._bins) > self._max_bins:
+            self._bins.popleft()
+        self._bin_low = None
+        if len(self._bins) >= 2:
+            self._fit()
+
+    def _fit(self) -> None:
+        """Choose the lower-hull edge under the mean stamp: the line below every bin with the least total gap."""
+        hull: list[tuple[float, float]] = []
+        for p in self._bins:  # Andrew's monotone chain, lower half; bins arrive sorted by x
+            while len(hull) >= 2 and _cross(hull[-2], hull[-1], p) <= 0:
+                hull.pop()
+            hull.append(p)
+        mean_x = sum(p[0] for p in self._bins) / len(self._bins)
+        a, b = next((a, b) for a, b in itertools.pairwise(hull) if b[0] >= mean_x)
+        self._slope = (b[1] - a[1]) / (b[0] - a[0])
+        self._intercept = a[1] - self._slope * a[0]
+
+    def _raw_host(self, stamp_ns: int) -> float:
+        """Arrival-side mapping (before removing the calibrated latency), absolute ns."""
+        assert self._ref_stamp is not None
+        return self._ref_recv + self._intercept + self._slope * (stamp_ns - self._ref_stamp)
+
+    def to_host(self, stamp_ns: int) -> int:
+        """Host time at which the sensor measured what it stamped ``stamp_ns``."""
+        if self.host_domain or self._ref_stamp is None:
+            return stamp_ns - self.latency_min_ns
+        return round(self._raw_host(stamp_ns)) - self.latency_min_ns
+
+    def to_host_array(self, stamps_ns: np.ndarray, relative_to_ns: int = 0) -> np.ndarray:
+        """Vectorised :meth:`to_host` as float64, minus ``relative_to_ns`` (keeps precision)."""
+        stamps = np.asarray(stamps_ns, dtype=np.int64)
+        if self.host_domain or self._ref_stamp is None:
+            return (stamps - (self.latency_min_ns + relative_to_ns)).astype(np.float64)
+        x = (stamps - self._ref_stamp).astype(np.float64)
+        base = self._ref_recv - self.latency_min_ns - relative_to_ns
+        return base + self._intercept + self._slope * x
+
+    def to_sensor(self, host_ns: int) -> float:
+        """Sensor-clock reading at host time ``host_ns`` (inverse of :meth:`to_host`)."""
+        if self.host_domain or self._ref_stamp is None:
+            return float(host_ns + self.latency_min_ns)
+        x = (host_ns + self.latency_min_ns - self._ref_recv - self._intercept) / self._slope
+        return self._ref_stamp + x
+
+    @property
+    def slope(self) -> float:
+        """Host nanoseconds per sensor nanosecond."""
+        return self._slope
+
+
+def _cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
