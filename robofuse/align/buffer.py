@@ -169,6 +169,13 @@ class AlignmentBuffer:
         return self.poll(now_ns + round(self.config.max_wait_s * 1e9))
 
     # --- diagnostics ------------------------------------------------------------------------
+    def sync(self, stream: str) -> ClockSync:
+        """The clock estimate of ``stream``."""
+        track = self._by_name.get(stream)
+        if track is None:
+            raise AlignmentError(f"no stream {stream!r} in rig {self.rig.name!r}; it has {sorted(self._by_name)}")
+        return track.sync
+
     def counters(self) -> dict[str, StreamCounters]:
         """Per-stream counters, by stream name."""
         return {name: t.counters for name, t in self._by_name.items()}

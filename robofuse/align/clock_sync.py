@@ -24,26 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robofuse.config.schema import require
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClockSyncConfig:
-    """How a stream's clock is estimated; the defaults suit 10 Hz to 1 kHz streams."""
-
-    bin_s: float = 0.5  # pairs reduced to the lowest one per bin
-    window_s: float = 60.0  # bins older than this are forgotten (tracks slow drift changes)
-    jump_tolerance_s: float = 0.005  # arrival this much before the mapped stamp: a forward jump
-    jump_forward_s: float = 1.0  # stamp ahead of arrival by more than this since the last pair: a jump
-
-    def __post_init__(self) -> None:
-        require(0.01 <= self.bin_s <= 10, f"bin_s must be in [0.01, 10] s, got {self.bin_s}")
-        require(
-            self.window_s >= 4 * self.bin_s,
-            f"window_s must be at least 4 bins ({4 * self.bin_s} s), got {self.window_s}",
-        )
-        require(self.jump_tolerance_s > 0, f"jump_tolerance_s must be > 0, got {self.jump_tolerance_s}")
-        require(self.jump_forward_s > 0, f"jump_forward_s must be > 0, got {self.jump_forward_s}")
+from robofuse.align.config import ClockSyncConfig
 
 
 @dataclass(frozen=True)

@@ -1,49 +1,71 @@
-"""The demo's console view: per-stream statistics and the simulator's truth, labelled as truth."""
+"""The demo's console view: per-stream rates, clock estimates beside the simulator's truth,
+window latency and masks, and the ground truth, each labelled for what it is."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from robofuse.cli.stream_stats import StreamStats
-from robofuse.config.rig import RigConfig
+from robofuse.cli.demo_session import DemoSession
 from robofuse.labels import GroundTruth
-from robofuse.sim.clock import SensorClock
+from robofuse.messages import MODALITIES
 
 
 def _ms(ns: int | None) -> str:
     return "-" if ns is None else f"{ns / 1e6:.2f}"
 
 
-def streams_table(
-    rig: RigConfig, stats: Mapping[str, StreamStats], clocks: Mapping[str, SensorClock], now_ns: int
-) -> Table:
-    """One row per stream: measured rate and counts, then the simulator's true clock figures."""
-    table = Table(title="streams", title_justify="left", expand=False)
-    for header in ("stream", "modality", "rate Hz", "nominal", "received", "lost", "rejected"):
-        table.add_column(header, justify="right" if header not in ("stream", "modality") else "left")
+def streams_table(session: DemoSession) -> Table:
+    """One row per stream: what arrived, the estimated clock, and (magenta) the simulator's truth."""
+    table = Table(title="streams", title_justify="left")
+    headers = (
+        "stream",
+        "rate Hz",
+        "nominal",
+        "received",
+        "lost",
+        "rejected",
+        "late",
+        "offset s (est)",
+        "drift ppm (est)",
+        "map error ms",
+    )
+    for header in headers:
+        table.add_column(header, justify="left" if header == "stream" else "right")
     for header in ("TRUE offset s", "TRUE drift ppm", "TRUE transport ms"):
         table.add_column(header, justify="right", style="magenta")
-    for stream in rig.streams:
-        st = stats[stream.name]
-        clock = clocks[stream.name]
-        offset_s = (float(clock.sensor_ns(now_ns)) - now_ns) / 1e9
+    counters = session.buffer.counters()
+    clocks = session.buffer.clocks(session.now_ns)
+    for stream in session.sim.rig.streams:
+        st, c, est = session.stats[stream.name], counters[stream.name], clocks[stream.name]
+        ready = "" if est.ready else " (settling)"
         table.add_row(
             stream.name,
-            stream.modality.value,
-            f"{st.rate_hz(now_ns):.1f}",
+            f"{st.rate_hz(session.now_ns):.1f}",
             f"{stream.rate_hz:g}",
             str(st.received),
             str(st.lost),
             str(st.rejected),
-            f"{offset_s:+.6f}",
-            f"{clock.settings.drift_ppm:+.1f}",
+            str(c.late),
+            f"{est.offset_ns / 1e9:+.6f}",
+            f"{est.drift_ppm:+.1f}{ready}",
+            f"{session.offset_error_ms(stream.name):+.3f}",
+            f"{session.true_offset_s(stream.name):+.6f}",
+            f"{session.sim.clocks[stream.name].settings.drift_ppm:+.1f}",
             _ms(st.last_latency_ns),
         )
     return table
+
+
+def windows_text(session: DemoSession) -> Text:
+    """Windows emitted, their latency (tick to release) and which modalities the last one had."""
+    w = session.windows
+    mask = "  ".join(f"{m.value} {'yes' if w.last_mask[i] > 0.5 else 'MASKED'}" for i, m in enumerate(MODALITIES))
+    return Text(
+        f"windows: {w.emitted} emitted, {session.buffer.deadline_hits} hit the deadline; latency median "
+        f"{w.latency_ms(50):.1f} ms, p99 {w.latency_ms(99):.1f} ms (last {len(w.latencies_ns)}); last window: {mask}"
+    )
 
 
 def truth_table(truth: GroundTruth) -> Table:
@@ -65,33 +87,37 @@ def truth_table(truth: GroundTruth) -> Table:
     return table
 
 
-def live_view(
-    rig: RigConfig,
-    stats: Mapping[str, StreamStats],
-    clocks: Mapping[str, SensorClock],
-    truth: GroundTruth,
-    now_ns: int,
-    faults: str,
-) -> Group:
+def live_view(session: DemoSession, faults: str) -> Group:
     """The whole screen for a terminal."""
-    header = Text(f"robofuse demo: rig {rig.name!r}, seed {rig.world.seed}, t = {now_ns / 1e9:7.2f} s", style="bold")
-    parts: list[Table | Text] = [header, streams_table(rig, stats, clocks, now_ns), truth_table(truth)]
+    rig = session.sim.rig
+    header = Text(
+        f"robofuse demo: rig {rig.name!r}, seed {rig.world.seed}, t = {session.now_ns / 1e9:7.2f} s", style="bold"
+    )
+    parts: list[Table | Text] = [
+        header,
+        streams_table(session),
+        windows_text(session),
+        truth_table(session.sim.world.truth(session.now_ns)),
+    ]
     if faults:
         parts.append(Text(f"injected faults: {faults}", style="yellow"))
-    for st in stats.values():
+    for st in session.stats.values():
         if st.last_reason:
             parts.append(Text(f"{st.name}: last rejected sample: {st.last_reason}", style="red"))
-    parts.append(
-        Text("TRUE = the simulator's own values; estimates arrive with time alignment. Ctrl-C stops.", style="dim")
-    )
+    parts.append(Text("est = robofuse's estimate; TRUE = the simulator's own value. Ctrl-C stops.", style="dim"))
     return Group(*parts)
 
 
-def status_line(rig: RigConfig, stats: Mapping[str, StreamStats], truth: GroundTruth, now_ns: int) -> str:
+def status_line(session: DemoSession) -> str:
     """A one-line summary for logs and pipes (no terminal)."""
-    rates = " ".join(f"{s.name}={stats[s.name].rate_hz(now_ns):.1f}Hz" for s in rig.streams)
+    now = session.now_ns
+    rates = " ".join(f"{s.name}={session.stats[s.name].rate_hz(now):.1f}Hz" for s in session.sim.rig.streams)
+    errors = " ".join(f"{s.name}={session.offset_error_ms(s.name):+.2f}" for s in session.sim.rig.streams)
+    truth = session.sim.world.truth(now)
+    mask = "".join("1" if v > 0.5 else "0" for v in session.windows.last_mask)
     return (
-        f"t={now_ns / 1e9:6.2f}s {rates} | truth: terrain={truth.terrain.name.lower()} light={truth.light.name.lower()}"
-        f" wind={'yes' if truth.wind else 'no'} slip={'yes' if truth.slip else 'no'}"
+        f"t={now / 1e9:6.2f}s {rates} | map error ms {errors} | windows={session.windows.emitted}"
+        f" latency p50={session.windows.latency_ms(50):.1f}ms mask={mask} | truth: terrain={truth.terrain.name.lower()}"
+        f" light={truth.light.name.lower()} wind={'yes' if truth.wind else 'no'} slip={'yes' if truth.slip else 'no'}"
         f" collision={'yes' if truth.collision else 'no'} speed={truth.body_speed_mps:.2f}m/s"
     )

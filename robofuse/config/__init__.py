@@ -3,7 +3,7 @@
 from robofuse.config.calibration import Calibration, StreamCalibration, load_calibration
 from robofuse.config.registry import known_stream_types, register_stream_type
 from robofuse.config.rig import RigConfig, StreamConfig, load_rig
-from robofuse.config.schema import build, require
+from robofuse.schema import build, require
 
 __all__ = [
     "Calibration",

@@ -13,8 +13,8 @@ from typing import Literal
 
 import yaml
 
-from robofuse.config.schema import build, require
 from robofuse.errors import ConfigError
+from robofuse.schema import build, require
 
 FORMAT = "robofuse-calibration/1"
 

@@ -18,9 +18,9 @@ import yaml
 from robofuse.align.config import AlignmentConfig
 from robofuse.config.calibration import Calibration, load_calibration
 from robofuse.config.registry import known_stream_types, lookup_stream_type
-from robofuse.config.schema import build, require
 from robofuse.errors import ConfigError
 from robofuse.messages import Modality
+from robofuse.schema import build, require
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from robofuse.config.schema import require
+from robofuse.schema import require
 
 FaultKind = Literal["dead", "frozen", "noisy", "nan", "delayed", "clock_jump", "corrupt"]
 FAULT_KINDS: tuple[str, ...] = ("dead", "frozen", "noisy", "nan", "delayed", "clock_jump", "corrupt")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from robofuse.config.registry import register_stream_type
-from robofuse.config.schema import require
 from robofuse.messages import Modality
+from robofuse.schema import require
 
 
 @dataclass(frozen=True, kw_only=True)
