@@ -64,11 +64,9 @@ class DemoSession:
 
     def true_offset_s(self, stream: str) -> float:
         """The simulator's true clock offset (sensor minus host) of ``stream`` now."""
-        clock = self.sim.clocks[stream]
-        return (float(clock.sensor_ns(self.now_ns)) - self.now_ns) / 1e9
+        return (self.sim.true_sensor_ns(stream, self.now_ns) - self.now_ns) / 1e9
 
     def offset_error_ms(self, stream: str) -> float:
         """Estimated minus true host time of a measurement stamped now, in milliseconds."""
-        clock = self.sim.clocks[stream]
-        stamp = round(float(clock.sensor_ns(self.now_ns)))
+        stamp = round(self.sim.true_sensor_ns(stream, self.now_ns))
         return (self.buffer.sync(stream).to_host(stamp) - self.now_ns) / 1e6

@@ -183,6 +183,11 @@ class SimRig(Source):
         """Stream name to modality, in rig order."""
         return {s.name: s.modality for s in self.rig.streams}
 
+    def true_sensor_ns(self, stream: str, host_ns: int) -> float:
+        """What ``stream``'s clock truly reads at ``host_ns``, injected clock jumps included (no jitter)."""
+        shift = next((r.faults.stamp_shift_ns(host_ns) for r in self._runners if r.stream.name == stream), 0)
+        return float(self.clocks[stream].sensor_ns(host_ns)) + shift
+
     def calibration(self, stream: str) -> StreamCalibration:
         """The rig's calibration of ``stream`` (neutral if the rig has none)."""
         cal = self.rig.calibration
@@ -200,7 +205,8 @@ class SimRig(Source):
             self._runners.append(StreamRunner(stream, sensor, self.faults, seed))
 
     def _close(self) -> None:
-        self._runners = []
+        # Nothing to release; the runners stay so the truth (true_sensor_ns) can still be read after the run.
+        pass
 
     def _items(self) -> Iterator[SourceItem]:
         end_ns = None if self.duration_s is None else round(self.duration_s * 1e9)

@@ -199,3 +199,11 @@ def test_back_to_back_dead_intervals_are_skipped_together(rig: RigConfig) -> Non
     host = [sim.emissions[("imu", i.seq)].host_ns for i in by_stream(items)["imu"]]
     assert not any(0.5 * S <= t < 2 * S for t in host)
     assert sum(t >= 2 * S for t in host) == pytest.approx(400, abs=5)
+
+
+def test_the_true_sensor_clock_includes_injected_jumps(rig: RigConfig) -> None:
+    sim = SimRig(rig, faults=[Fault(stream="lidar", kind="clock_jump", start_s=1.0, magnitude=-0.7)])
+    with sim:
+        before = sim.true_sensor_ns("lidar", int(0.5 * S)) - float(sim.clocks["lidar"].sensor_ns(0.5 * S))
+        after = sim.true_sensor_ns("lidar", int(1.5 * S)) - float(sim.clocks["lidar"].sensor_ns(1.5 * S))
+    assert (before, after) == (0.0, -0.7e9)
