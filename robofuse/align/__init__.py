@@ -6,4 +6,3 @@ replay feed the same objects; only who supplies ``now_ns`` differs.
 Import from the modules: ``robofuse.align.buffer.AlignmentBuffer``, ``robofuse.align.clock_sync.ClockSync``
 (the package itself imports nothing, since rig configuration imports ``robofuse.align.config``).
 """
-

@@ -55,6 +55,11 @@ class AlignmentBuffer:
             self.tracks[stream.modality] = self._make_track(stream)
         self._by_name = {t.stream.name: t for t in self.tracks.values()}
         master = self.config.master
+        if master is not None and master not in self._by_name:
+            raise AlignmentError(
+                f"alignment.master {master!r} is not a stream of rig {self.rig.name!r};"
+                f" use one of {sorted(self._by_name)}"
+            )
         period = self._by_name[master].period_ns if master else self.config.tick_period_ns
         self.clock = TickClock(
             period, round(self.config.window_s * 1e9), round(self.config.max_wait_s * 1e9), master is not None
@@ -131,6 +136,7 @@ class AlignmentBuffer:
         quality: dict[str, StreamQuality] = {}
         mask = np.zeros(len(MODALITIES), np.float32)
         late = False
+        live = self.live(now_ns)
         for i, modality in enumerate(MODALITIES):
             track = self.tracks.get(modality)
             if track is None:
@@ -139,7 +145,7 @@ class AlignmentBuffer:
             array, q = track.build(tick)
             if q.present and not isinstance(track, FrameTrack) and not track.passed(tick):
                 q = dataclasses.replace(q, present=False)  # missed the deadline: masked
-            late |= not track.passed(tick)
+            late |= track in live and not track.passed(tick)  # only streams worth waiting for count
             inputs[modality] = array
             quality[track.stream.name] = q
             mask[i] = 1.0 if q.present else 0.0
@@ -165,8 +171,11 @@ class AlignmentBuffer:
             track.trim(horizon)
 
     def flush(self, now_ns: int) -> list[Window]:
-        """Every window due by ``now_ns``, waiting no longer (end of a replay)."""
-        return self.poll(now_ns + round(self.config.max_wait_s * 1e9))
+        """Every window with a tick up to ``now_ns``, waiting no longer for late streams (end of a replay)."""
+        self._waiting.extend(self.clock.due(now_ns))
+        out = [self._emit(tick, now_ns, deadline=True) for tick in self._waiting]
+        self._waiting.clear()
+        return out
 
     # --- diagnostics ------------------------------------------------------------------------
     def sync(self, stream: str) -> ClockSync:

@@ -11,9 +11,13 @@ To stay O(1) per message and bounded in memory, pairs are reduced to the lowest 
 ``bin_s`` seconds (the only ones that can be hull vertices, up to the drift within a bin), and
 only the last ``window_s`` seconds of bins are kept. The hull is refit when a bin closes.
 
-A stamp that goes backwards, or a pair that would put arrival before measurement by more than
+A stamp more than ``reorder_s`` older than the newest (less is a reordered message, counted and
+left out of the fit), a pair that would put arrival before measurement by more than
 ``jump_tolerance_s``, or a stamp advancing more than ``jump_forward_s`` beyond what arrival
 advanced, is a clock jump: the estimate restarts from that pair and the jump is reported.
+A step back smaller than ``reorder_s`` is not detected: it looks exactly like a lasting rise in
+transport delay (a congested bus), and taking congestion for a clock step would misplace the
+stream by the congestion; its pairs sit above the envelope and age out of the fit in ``window_s``.
 """
 
 from __future__ import annotations
@@ -52,7 +56,10 @@ class ClockSync:
         self.latency_min_ns = latency_min_ns
         self.host_domain = host_domain
         self._bin_ns = round(self.config.bin_s * 1e9)
+        self._window_ns = self.config.window_s * 1e9
+        self._min_span_ns = self.config.min_span_s * 1e9
         self._max_bins = max(4, round(self.config.window_s / self.config.bin_s))
+        self.out_of_order = 0
         self.resets = 0
         self.observed = 0
         self._restart()
@@ -74,8 +81,12 @@ class ClockSync:
 
     @property
     def ready(self) -> bool:
-        """Whether a drift estimate exists (two closed bins); before that only the offset is estimated."""
-        return self.host_domain or len(self._bins) >= 2
+        """Whether drift is estimated: closed bins span ``min_span_s``. Before that only the offset is.
+
+        A slope from a second or two of data is mostly noise (hundreds of ppm), worse than assuming
+        the nominal rate, and a wrong slope would make later arrivals look like clock jumps.
+        """
+        return self.host_domain or (len(self._bins) >= 2 and self._bins[-1][0] - self._bins[0][0] >= self._min_span_ns)
 
     @property
     def drift_ppm(self) -> float:
@@ -96,10 +107,18 @@ class ClockSync:
         if self.host_domain:
             return None
         stamp_ns += span_ns
+        if self._last is not None and 0 < self._last[0] - stamp_ns <= self.config.reorder_s * 1e9:
+            self.out_of_order += 1  # reordered in transport: not a jump, and left out of the fit
+            return None
         jump = self._check_jump(stamp_ns, recv_ns)
         if jump is not None:
             self.resets += 1
             self._restart()
+        self._add(stamp_ns, recv_ns)
+        return jump
+
+    def _add(self, stamp_ns: int, recv_ns: int) -> None:
+        """Put one pair in its bin, closing the previous bin (and refitting) when a new one starts."""
         self._last = (stamp_ns, recv_ns)
         if self._ref_stamp is None:
             self._ref_stamp, self._ref_recv = stamp_ns, recv_ns
@@ -115,13 +134,12 @@ class ClockSync:
         if not self.ready and self._bin_low is not None:  # offset only: the lowest delay so far, nominal rate
             low = min([*self._bins, self._bin_low], key=lambda p: p[1] - p[0])
             self._slope, self._intercept = 1.0, low[1] - low[0]
-        return jump
 
     def _check_jump(self, stamp_ns: int, recv_ns: int) -> ClockJump | None:
         if self._last is None:
             return None
         last_stamp, last_recv = self._last
-        if stamp_ns < last_stamp:
+        if stamp_ns < last_stamp:  # by more than reorder_s: smaller steps back are reordering
             return ClockJump(self.stream, recv_ns, stamp_ns - last_stamp, "stamp went backwards")
         ahead = (stamp_ns - last_stamp) - (recv_ns - last_recv)
         if ahead > self.config.jump_forward_s * 1e9:
@@ -135,10 +153,11 @@ class ClockSync:
         if self._bin_low is None:
             return
         self._bins.append(self._bin_low)
-        while len(self._bins) > self._max_bins:
-            self._bins.popleft()
+        newest = self._bin_low[0]
+        while len(self._bins) > self._max_bins or self._bins[0][0] < newest - self._window_ns:
+            self._bins.popleft()  # bounded by count and by age: a long silence forgets the old clock
         self._bin_low = None
-        if len(self._bins) >= 2:
+        if self.ready:
             self._fit()
 
     def _fit(self) -> None:
@@ -150,8 +169,14 @@ class ClockSync:
             hull.append(p)
         mean_x = sum(p[0] for p in self._bins) / len(self._bins)
         a, b = next((a, b) for a, b in itertools.pairwise(hull) if b[0] >= mean_x)
-        self._slope = (b[1] - a[1]) / (b[0] - a[0])
-        self._intercept = a[1] - self._slope * a[0]
+        slope = (b[1] - a[1]) / (b[0] - a[0])
+        bound = self.config.max_drift_ppm * 1e-6
+        if 1 / (1 + bound) <= slope <= 1 / (1 - bound):
+            self._intercept = a[1] - slope * a[0]
+        else:  # implausible drift: clamp it, and keep the line under every bin
+            slope = min(max(slope, 1 / (1 + bound)), 1 / (1 - bound))
+            self._intercept = min(y - slope * x for x, y in self._bins)
+        self._slope = slope
 
     def _raw_host(self, stamp_ns: int) -> float:
         """Arrival-side mapping (before removing the calibrated latency), absolute ns."""

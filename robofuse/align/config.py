@@ -15,6 +15,9 @@ class ClockSyncConfig:
     window_s: float = 60.0  # bins older than this are forgotten (tracks slow drift changes)
     jump_tolerance_s: float = 0.005  # arrival this much before the mapped stamp: a forward jump
     jump_forward_s: float = 1.0  # stamp ahead of arrival by more than this since the last pair: a jump
+    reorder_s: float = 0.25  # a stamp up to this much older than the newest is a reordered message, not a jump
+    min_span_s: float = 4.0  # drift is fitted once the bins span this long; before, offset only
+    max_drift_ppm: float = 1000.0  # a fitted drift beyond this is implausible and clamped
 
     def __post_init__(self) -> None:
         require(0.01 <= self.bin_s <= 10, f"bin_s must be in [0.01, 10] s, got {self.bin_s}")
@@ -24,6 +27,9 @@ class ClockSyncConfig:
         )
         require(self.jump_tolerance_s > 0, f"jump_tolerance_s must be > 0, got {self.jump_tolerance_s}")
         require(self.jump_forward_s > 0, f"jump_forward_s must be > 0, got {self.jump_forward_s}")
+        require(0 <= self.reorder_s <= 10, f"reorder_s must be in [0, 10] s, got {self.reorder_s}")
+        require(0 < self.min_span_s < self.window_s, f"min_span_s must be in (0, window_s), got {self.min_span_s}")
+        require(0 < self.max_drift_ppm <= 1e5, f"max_drift_ppm must be in (0, 1e5], got {self.max_drift_ppm}")
 
 
 @dataclass(frozen=True, kw_only=True)

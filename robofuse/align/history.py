@@ -7,7 +7,7 @@ prefix is deleted once it is half the list), and lookups bisect on the stamps.
 from __future__ import annotations
 
 import bisect
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -20,6 +20,7 @@ class History(Generic[T]):
         self.stamps: list[int] = []
         self.items: list[T] = []
         self.start = 0
+        self._gone: T = cast(T, None)  # what a forgotten slot holds until the prefix is deleted
 
     def __len__(self) -> int:
         return len(self.stamps) - self.start
@@ -38,16 +39,14 @@ class History(Generic[T]):
             self.items.insert(i, item)
             status = "out_of_order"
         if len(self) > self.max_items:
-            self.start += 1
-        self._compact()
+            self._forget(self.start + 1)
         return status
 
     def trim_before(self, stamp: int) -> int:
         """Forget items stamped before ``stamp``; returns how many."""
         i = bisect.bisect_left(self.stamps, stamp, lo=self.start)
         dropped = i - self.start
-        self.start = i
-        self._compact()
+        self._forget(i)
         return dropped
 
     def clear(self) -> None:
@@ -64,7 +63,11 @@ class History(Generic[T]):
         """The newest item, if any."""
         return (self.stamps[-1], self.items[-1]) if len(self) else None
 
-    def _compact(self) -> None:
+    def _forget(self, new_start: int) -> None:
+        """Move the start to ``new_start``, dropping the forgotten items at once (they may be camera frames)."""
+        for k in range(self.start, new_start):
+            self.items[k] = self._gone
+        self.start = new_start
         if self.start > 64 and self.start * 2 > len(self.stamps):
             del self.stamps[: self.start]
             del self.items[: self.start]

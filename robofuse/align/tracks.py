@@ -45,6 +45,8 @@ class Track(abc.ABC):
         self.last_recv_ns = sample.recv_ns
         if self.last_seq is not None and sample.seq > self.last_seq + 1:
             self.counters.lost += sample.seq - self.last_seq - 1
+        elif self.last_seq is not None and sample.seq < self.last_seq and self.counters.lost:
+            self.counters.lost -= 1  # it was counted lost when a later one overtook it
         self.last_seq = sample.seq if self.last_seq is None else max(self.last_seq, sample.seq)
         jump = self.sync.observe(sample.stamp_ns, sample.recv_ns, self.span_ns(sample))
         if jump is not None:
@@ -139,7 +141,7 @@ class ImuTrack(Track):
         rot, _ = slerp(host, values[:, 6:], grid_rel, max_gap)
         out = np.concatenate((lin, rot), axis=1).astype(np.float32)
         used = (host >= grid_rel[0] - self.period_ns) & (host <= 0)
-        gaps = int(np.count_nonzero(np.diff(host[used]) > max_gap)) + int(not valid[0]) + int(not valid[-1])
+        gaps = _invalid_runs(valid)
         present = bool(valid.mean() >= 0.5)
         newest = float(host[used].max()) if used.any() else float(host.max())
         return out, self.quality(
@@ -171,6 +173,7 @@ class AudioTrack(Track):
         self.shape = (self.points,)
         self.sample_ns = 1e9 / sample_rate_hz
         self.chunk: int | None = None
+        self._origin0: int | None = None  # stamp of the first chunk; the mean is kept relative to it
         self._origin_sum = 0.0
         self._origin_count = 0
 
@@ -180,27 +183,43 @@ class AudioTrack(Track):
 
     def push(self, sample: Sample) -> ClockJump | None:
         assert isinstance(sample, AudioChunk)
-        if self.chunk is not None and sample.samples.shape[0] != self.chunk:
-            self._restart_origin()  # chunk size changed: sample counting restarts
-        self.chunk = sample.samples.shape[0]
+        size = sample.samples.shape[0]
+        if (self.chunk is not None and size != self.chunk) or abs(
+            self._deviation(sample, size) - self._mean
+        ) > 50 * self.sample_ns:
+            # chunk size changed, or stamps and sample counts disagree (device restart): count afresh
+            self.history.clear()
+            self._reset_origin()
+        self.chunk = size
         jump = super().push(sample)
         if jump is not None:
-            self._restart_origin()
-        origin = sample.stamp_ns - sample.seq * self.chunk * self.sample_ns
-        if self._origin_count and abs(origin - self.origin) > 50 * self.sample_ns:
-            self._restart_origin()  # stamps and counts disagree (device restart): recount from here
-        self._origin_sum += origin
+            self._reset_origin()  # the base class restarted the history already
+        if self._origin0 is None:
+            self._origin0 = sample.stamp_ns
+        self._origin_sum += self._deviation(sample, size)
         self._origin_count += 1
         return jump
 
-    def _restart_origin(self) -> None:
-        self.history.clear()
-        self._origin_sum, self._origin_count = 0.0, 0
+    def _deviation(self, sample: AudioChunk, size: int) -> float:
+        """This chunk's time of sample 0, as an offset from the first chunk's stamp.
+
+        Kept relative because epoch stamps (~1.8e18 ns) summed in float64 would lose milliseconds.
+        """
+        if self._origin0 is None:
+            return self._mean
+        return (sample.stamp_ns - self._origin0) - sample.seq * size * self.sample_ns
+
+    def _reset_origin(self) -> None:
+        self._origin0, self._origin_sum, self._origin_count = None, 0.0, 0
+
+    @property
+    def _mean(self) -> float:
+        return self._origin_sum / self._origin_count if self._origin_count else 0.0
 
     @property
     def origin(self) -> float:
         """Sensor time of sample 0 (mean over chunks, so stamping jitter averages out)."""
-        return self._origin_sum / max(self._origin_count, 1)
+        return (self._origin0 or 0) + self._mean
 
     def keep(self, sample: Sample) -> Any:
         assert isinstance(sample, AudioChunk)
@@ -235,13 +254,13 @@ class AudioTrack(Track):
         sensor = self.sync.to_sensor(t_ns) + (grid - t_ns) / self.sync.slope
         index = (sensor - self.origin) / self.sample_ns - first_seq * self.chunk
         out, valid = interp_index(values, present, index)
-        gaps = int(np.count_nonzero(np.diff(valid.astype(np.int8)) == 1)) + int(not valid[0])
+        gaps = _invalid_runs(valid)
         newest = self.newest_host_ns() or t_ns
         return out, self.quality(
             bool(valid.mean() >= 0.5),
             age_ns=t_ns - min(newest, t_ns),
             spread_ns=self.points * round(self.sample_ns),
-            gaps=gaps if not valid.all() else 0,
+            gaps=gaps,
             interpolated=True,
             used=int(valid.sum()),
         )
@@ -308,6 +327,12 @@ class FrameTrack(Track):
             array = item[1]
         age = t_ns - self._mid_host(stamp, item)
         return array, self.quality(array is not self._zeros, age_ns=age, spread_ns=self.span_ns(sample), used=1)
+
+
+def _invalid_runs(valid: np.ndarray) -> int:
+    """How many separate stretches of invalid points a window has (its gaps)."""
+    starts = np.count_nonzero(np.diff(valid.astype(np.int8)) == -1)
+    return int(starts) + int(not valid[0])
 
 
 def _lidar_image(sample: Sample, shape: tuple[int, ...]) -> np.ndarray:
