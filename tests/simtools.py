@@ -27,6 +27,19 @@ BARE: dict[str, Any] = {"obstacles_per_m": 0.0, "collision_prob": 0.0, "approach
 SensorT = TypeVar("SensorT", bound=SimSensor)
 
 
+def small_rig(seed: int = 0) -> RigConfig:
+    """The bundled rig with a 64x48 camera and a 360-step LIDAR: same clocks, same world, fast to render."""
+    rig = BUNDLED.with_seed(seed)
+    streams = []
+    for s in rig.streams:
+        if s.type == "sim.camera":
+            s = dataclasses.replace(s, settings=dataclasses.replace(s.settings, width=64, height=48))
+        elif s.type == "sim.lidar":
+            s = dataclasses.replace(s, settings=dataclasses.replace(s.settings, azimuth_steps=360))
+        streams.append(s)
+    return dataclasses.replace(rig, streams=tuple(streams))
+
+
 def calibration_of(rig: RigConfig, stream: str) -> StreamCalibration:
     """The rig's calibration of ``stream`` (the bundled rig always has one)."""
     assert rig.calibration is not None

@@ -14,12 +14,15 @@ def range_image(
     Column 0 looks backwards (azimuth -pi) and columns advance counter-clockwise through the
     front (azimuth 0 at column ``cols // 2``), REP-103: x forward, y left.
     """
-    image = np.full((rows, cols), np.inf, np.float32)
+    image = np.zeros(rows * cols, np.float32)
     if points.shape[0]:
         rng = np.sqrt(np.einsum("ij,ij->i", points, points, dtype=np.float32))
         az = np.arctan2(points[:, 1], points[:, 0])
         col = np.minimum(((az + np.pi) * (cols / (2 * np.pi))).astype(np.intp), cols - 1)
-        row = np.minimum(ring.astype(np.intp), rows - 1)
-        np.minimum.at(image, (row, col), rng)
-    image[np.isinf(image)] = 0.0
-    return image
+        cell = np.minimum(ring.astype(np.intp), rows - 1) * cols + col
+        image[cell] = rng  # most cells get one return; fix the few that got several (dual return, skew)
+        shared = np.bincount(cell, minlength=rows * cols)[cell] > 1
+        if shared.any():
+            image[cell[shared]] = np.inf
+            np.minimum.at(image, cell[shared], rng[shared])
+    return image.reshape(rows, cols)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from sim.conftest import small_rig
+from simtools import small_rig
 
 from robofuse.align.buffer import AlignmentBuffer
 from robofuse.align.history import History

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-import simtools
+from simtools import small_rig
 
 from robofuse.align.buffer import AlignmentBuffer
 from robofuse.align.clock_sync import ClockSync
@@ -50,19 +50,6 @@ ACCEPT_PPM = 5.0
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def small_rig(seed: int = 0) -> RigConfig:
-    """The bundled rig with a 64x48 camera and a 360-step LIDAR (as tests/sim/conftest.py builds it)."""
-    rig = simtools.BUNDLED.with_seed(seed)
-    streams = []
-    for s in rig.streams:
-        if s.type == "sim.camera":
-            s = dataclasses.replace(s, settings=dataclasses.replace(s.settings, width=64, height=48))
-        elif s.type == "sim.lidar":
-            s = dataclasses.replace(s, settings=dataclasses.replace(s.settings, azimuth_steps=360))
-        streams.append(s)
-    return dataclasses.replace(rig, streams=tuple(streams))
-
-
 def with_clocks(rig: RigConfig, clocks: dict[str, dict[str, float]], **common: float) -> RigConfig:
     """``rig`` with each named stream's ClockSettings replaced by ``clocks[name]`` and ``common``.
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pytest
-import simtools
+from simtools import small_rig
 
 from robofuse.align.buffer import AlignmentBuffer
 from robofuse.align.tracks import AudioTrack
@@ -45,19 +45,6 @@ CONVERGED_S = 10.0  # windows before this are left out: the clock estimate is st
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def small_rig(seed: int = 0) -> RigConfig:
-    """The bundled rig with a 64x48 camera and a 360-step LIDAR (as tests/sim/conftest.py builds it)."""
-    rig = simtools.BUNDLED.with_seed(seed)
-    streams = []
-    for s in rig.streams:
-        if s.type == "sim.camera":
-            s = dataclasses.replace(s, settings=dataclasses.replace(s.settings, width=64, height=48))
-        elif s.type == "sim.lidar":
-            s = dataclasses.replace(s, settings=dataclasses.replace(s.settings, azimuth_steps=360))
-        streams.append(s)
-    return dataclasses.replace(rig, streams=tuple(streams))
-
-
 def with_settings(rig: RigConfig, name: str, clock: dict[str, float] | None = None, **settings: float) -> RigConfig:
     """``rig`` with stream ``name``'s sensor settings (and clock settings) overridden."""
     streams = []

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from sim.conftest import small_rig
+from simtools import small_rig
 
 from robofuse.align.buffer import AlignmentBuffer
 from robofuse.config import RigConfig
