@@ -98,6 +98,11 @@ class AlignmentBuffer:
         if isinstance(item, RejectedSample):
             track.counters.rejected += 1  # not a sign of life: a stream sending only garbage is not waited for
             return None
+        if item.modality is not track.stream.modality:
+            raise AlignmentError(
+                f"stream {item.stream!r} is configured as {track.stream.modality.value} but sent a"
+                f" {type(item).__name__}: fix the stream's modality in the rig file or the source's stream name"
+            )
         jump = track.push(item)
         if jump is not None:
             self.jumps.append(jump)

@@ -368,3 +368,17 @@ def test_flush_releases_no_tick_after_its_time() -> None:
     buf, _, last = imu_only_run(1.5)
     late = [w.tick_ns for w in buf.flush(last) if w.tick_ns > last]
     assert late == [], f"flush({last}) released ticks {late} after it"
+
+
+def test_a_sample_of_the_wrong_kind_for_its_stream_is_a_clear_error() -> None:
+    imu_on_camera = ImuSample(
+        stream="camera",
+        frame_id="f",
+        seq=0,
+        stamp_ns=0,
+        recv_ns=0,
+        angular_velocity=np.zeros(3),
+        linear_acceleration=np.zeros(3),
+    )
+    with pytest.raises(AlignmentError, match="configured as camera but sent a ImuSample"):
+        AlignmentBuffer(small_rig()).push(imu_on_camera)
