@@ -37,7 +37,11 @@ class Window:
     """Fixed-shape inputs for one fusion tick at host time ``tick_ns``.
 
     ``inputs`` maps each modality to an array whose shape is fixed by the rig (a masked
-    modality holds zeros of that shape, so engines always see the same shapes). ``mask`` is
+    modality holds zeros of that shape, so engines always see the same shapes; a modality the
+    rig has no stream for holds an empty ``(0,)`` array and is always masked). With the
+    alignment buffer: camera ``(H, W, 3)`` uint8 (the frame itself, not a copy), LIDAR
+    ``(rows, cols)`` float32 range image in metres, IMU ``(T, 10)`` float32 rows of gyro xyz,
+    accel xyz, orientation xyzw, audio ``(W * rate,)`` float32. ``mask`` is
     float32 ``[M]`` in ``MODALITIES`` order, 1.0 where the modality is present. ``emitted_ns``
     is when the buffer released it (host clock); ``deadline_hit`` says a stream was waited
     for until ``tick_ns + max_wait`` and then masked.
