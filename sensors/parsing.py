@@ -8,6 +8,7 @@ packet costs one packet. Drivers wrap parsers with ports, threads and stamps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -31,6 +32,6 @@ class StreamParser(Protocol[T_co]):
 
     counters: ParserCounters
 
-    def feed(self, data: bytes) -> list[T_co]:
+    def feed(self, data: bytes) -> Sequence[T_co]:
         """Consume ``data``; return the messages completed by it. Never raises on bad bytes."""
         ...

@@ -14,6 +14,7 @@ from robofuse.messages import Modality
 # Modules that register types under a prefix; imported only when a rig names such a type.
 _PROVIDERS: dict[str, str] = {
     "sim": "robofuse.sim.settings",
+    "xsens": "sensors.xsens.settings",
 }
 
 
