@@ -15,6 +15,7 @@ from robofuse.messages import Modality
 _PROVIDERS: dict[str, str] = {
     "sim": "robofuse.sim.settings",
     "xsens": "sensors.xsens.settings",
+    "velodyne": "sensors.velodyne.settings",
 }
 
 
