@@ -16,7 +16,8 @@ from sensors.velodyne.driver import VelodynePcapSource, VelodyneUdpDriver
 from sensors.velodyne.pcap import read_udp
 from sensors.velodyne.settings import VelodyneSettings
 
-PCAP = Path(__file__).resolve().parents[2].parent / "shared/data/real/velodyne_vlp16/mrpt_sample_velodyne_vlp16_gps.pcap"
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+PCAP = REAL / "velodyne_vlp16" / "mrpt_sample_velodyne_vlp16_gps.pcap"
 needs_pcap = pytest.mark.skipif(not PCAP.exists(), reason=f"the real VLP-16 capture is not at {PCAP}")
 
 
