@@ -24,6 +24,32 @@ BUNDLED: RigConfig = load_rig(robofuse.default_rig_path())
 # Worlds without scattered obstacles or obstacle events, where only the ground is in view.
 BARE: dict[str, Any] = {"obstacles_per_m": 0.0, "collision_prob": 0.0, "approach_prob": 0.0}
 
+# The issue's acceptance clocks: offsets up to 1 s, drift up to 100 ppm (the audio ADC at the
+# bound), one-sided transport jitter up to 2 ms. Stamping jitter stays at each stream's default.
+ACCEPTANCE_CLOCKS: dict[str, dict[str, float]] = {
+    "camera": {"offset_s": 0.97, "drift_ppm": 35.0},
+    "lidar": {"offset_s": -0.83, "drift_ppm": -60.0},
+    "imu": {"offset_s": -0.31, "drift_ppm": 80.0},
+    "audio": {"offset_s": 0.62, "drift_ppm": -100.0},
+}
+TRANSPORT_JITTER: dict[str, float] = {"latency_extra_ms": 1.0, "latency_cap_ms": 2.0}
+
+
+def with_clocks(rig: RigConfig, clocks: dict[str, dict[str, float]], **common: float) -> RigConfig:
+    """``rig`` with each named stream's ClockSettings replaced by ``clocks[name]`` and ``common``.
+
+    The calibration's latency_min_s must stay equal to each stream's latency_min_ms (what
+    passive synchronisation cannot see); this helper changes neither, and checks it.
+    """
+    assert rig.calibration is not None
+    streams = []
+    for s in rig.streams:
+        clock = dataclasses.replace(s.settings.clock, **{**clocks.get(s.name, {}), **common})
+        assert abs(rig.calibration.of(s.name).latency_min_s - clock.latency_min_ms / 1000) < 1e-12
+        streams.append(dataclasses.replace(s, settings=dataclasses.replace(s.settings, clock=clock)))
+    return dataclasses.replace(rig, streams=tuple(streams))
+
+
 SensorT = TypeVar("SensorT", bound=SimSensor)
 
 

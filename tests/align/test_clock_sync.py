@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from simtools import small_rig
+from simtools import ACCEPTANCE_CLOCKS, TRANSPORT_JITTER, small_rig, with_clocks
 
 from robofuse.align.buffer import AlignmentBuffer
 from robofuse.align.clock_sync import ClockSync
@@ -36,35 +36,11 @@ S = 1_000_000_000
 MS = 1_000_000
 I64 = npt.NDArray[np.int64]
 
-# The issue's acceptance clocks: offsets up to 1 s, drift up to 100 ppm (the audio ADC at the
-# bound), one-sided transport jitter up to 2 ms. Stamping jitter stays at each stream's default.
-ACCEPTANCE_CLOCKS: dict[str, dict[str, float]] = {
-    "camera": {"offset_s": 0.97, "drift_ppm": 35.0},
-    "lidar": {"offset_s": -0.83, "drift_ppm": -60.0},
-    "imu": {"offset_s": -0.31, "drift_ppm": 80.0},
-    "audio": {"offset_s": 0.62, "drift_ppm": -100.0},
-}
-TRANSPORT_JITTER: dict[str, float] = {"latency_extra_ms": 1.0, "latency_cap_ms": 2.0}
 ACCEPT_NS = 500_000  # the acceptance figure: median mapping error below 0.5 ms
 ACCEPT_PPM = 5.0
 
 
 # --- helpers ----------------------------------------------------------------------------------
-def with_clocks(rig: RigConfig, clocks: dict[str, dict[str, float]], **common: float) -> RigConfig:
-    """``rig`` with each named stream's ClockSettings replaced by ``clocks[name]`` and ``common``.
-
-    The calibration's latency_min_s must stay equal to each stream's latency_min_ms (what
-    passive synchronisation cannot see); this helper changes neither, and checks it.
-    """
-    assert rig.calibration is not None
-    streams = []
-    for s in rig.streams:
-        clock = dataclasses.replace(s.settings.clock, **{**clocks.get(s.name, {}), **common})
-        assert rig.calibration.of(s.name).latency_min_s == pytest.approx(clock.latency_min_ms / 1000)
-        streams.append(dataclasses.replace(s, settings=dataclasses.replace(s.settings, clock=clock)))
-    return dataclasses.replace(rig, streams=tuple(streams))
-
-
 @dataclass
 class Run:
     """What feeding a SimRig into an AlignmentBuffer produced, with the timing truth."""

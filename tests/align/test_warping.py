@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import pytest
-from simtools import small_rig
+from simtools import ACCEPTANCE_CLOCKS, TRANSPORT_JITTER, small_rig
 
 from robofuse.align.buffer import AlignmentBuffer
 from robofuse.align.tracks import AudioTrack
@@ -33,14 +33,6 @@ S = 1_000_000_000
 MS = 1_000_000
 F64 = npt.NDArray[np.float64]
 
-# Offsets up to 1 s, drift up to 100 ppm, one-sided transport jitter up to 2 ms (the acceptance clocks).
-ACCEPTANCE_CLOCKS: dict[str, dict[str, float]] = {
-    "camera": {"offset_s": 0.97, "drift_ppm": 35.0},
-    "lidar": {"offset_s": -0.83, "drift_ppm": -60.0},
-    "imu": {"offset_s": -0.31, "drift_ppm": 80.0},
-    "audio": {"offset_s": 0.62, "drift_ppm": -100.0},
-}
-TRANSPORT_JITTER: dict[str, float] = {"latency_extra_ms": 1.0, "latency_cap_ms": 2.0}
 CONVERGED_S = 10.0  # windows before this are left out: the clock estimate is still settling
 
 
