@@ -3,7 +3,8 @@
 In the manner of lerobot's cameras: ``open`` connects (and cleans up if that fails halfway),
 a read thread stamps data the moment it arrives (``recv_ns`` from the host's monotonic clock),
 keeps the newest items in a bounded queue (dropping the oldest, counted, if the consumer falls
-behind), and reconnects with exponential backoff after a device error. Iterating the Source
+behind; a recording, ``keep_all``, waits for its consumer instead), ends when a subclass says its
+source is exhausted (``_end``), and reconnects with exponential backoff after a device error. Iterating the Source
 yields items from the queue until it is closed.
 """
 
@@ -36,13 +37,17 @@ class DriverCounters:
 class Driver(Source):
     """Base of every hardware driver: subclasses implement connect, read and disconnect."""
 
-    def __init__(self, *, queue_size: int = 256, backoff_s: tuple[float, float] = (0.1, 2.0)) -> None:
+    def __init__(
+        self, *, queue_size: int = 256, backoff_s: tuple[float, float] = (0.1, 2.0), keep_all: bool = False
+    ) -> None:
         super().__init__()
         if queue_size < 1:
             raise SensorError(f"queue_size must be >= 1, got {queue_size}")
         self.counters = DriverCounters()
         self.last_error: str = ""
         self._queue: queue.Queue[SourceItem] = queue.Queue(maxsize=queue_size)
+        self._keep_all = keep_all  # a recording waits for its consumer; a live device drops the oldest
+        self.ended = False  # the source is exhausted (a recording read to its end)
         self._backoff = backoff_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,6 +74,7 @@ class Driver(Source):
             self._disconnect()
             raise
         self._stop.clear()
+        self.ended = False
         self._thread = threading.Thread(target=self._run, name=f"{type(self).__name__}-reader", daemon=True)
         self._thread.start()
 
@@ -79,9 +85,13 @@ class Driver(Source):
             self._thread = None
         self._disconnect()
 
+    def _end(self) -> None:
+        """Called by a subclass whose source is exhausted: iteration ends once the queue is drained."""
+        self.ended = True
+
     def _run(self) -> None:
         delay = self._backoff[0]
-        while not self._stop.is_set():
+        while not self._stop.is_set() and not self.ended:
             try:
                 for item in self._read():
                     self._put(item)
@@ -101,7 +111,14 @@ class Driver(Source):
                     break
 
     def _put(self, item: SourceItem) -> None:
-        while True:
+        while self._keep_all and not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=POLL_S)
+                self.counters.items += 1
+                return
+            except queue.Full:
+                continue
+        while not self._keep_all:
             try:
                 self._queue.put_nowait(item)
                 self.counters.items += 1
@@ -118,7 +135,8 @@ class Driver(Source):
             try:
                 yield self._queue.get(timeout=POLL_S)
             except queue.Empty:
-                continue
+                if self.ended:  # the reader queued its last item before it set ended
+                    return
 
 
 def now_ns() -> int:

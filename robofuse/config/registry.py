@@ -16,6 +16,8 @@ _PROVIDERS: dict[str, str] = {
     "sim": "robofuse.sim.settings",
     "xsens": "sensors.xsens.settings",
     "velodyne": "sensors.velodyne.settings",
+    "camera": "sensors.camera.settings",
+    "audio": "sensors.audio.settings",
 }
 
 

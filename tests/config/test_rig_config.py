@@ -70,7 +70,7 @@ def test_a_misspelt_key_is_named_with_a_suggestion_and_the_allowed_keys(tmp_path
         ),
         (
             lambda r: r["streams"][0].update(type="sim.radar"),
-            "unknown stream type 'sim.radar'; use one of ['sim.audio'",
+            "unknown stream type 'sim.radar'; use one of ['audio.sounddevice', 'audio.wav', 'camera.opencv'",
         ),
         (lambda r: r["streams"][0].update(modality="imu"), "type 'sim.camera' produces ['camera'], not 'imu'"),
         (
