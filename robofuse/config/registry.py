@@ -18,6 +18,7 @@ _PROVIDERS: dict[str, str] = {
     "velodyne": "sensors.velodyne.settings",
     "camera": "sensors.camera.settings",
     "audio": "sensors.audio.settings",
+    "rplidar": "sensors.rplidar.settings",
 }
 
 
