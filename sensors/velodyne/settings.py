@@ -17,12 +17,14 @@ class VelodyneSettings:
     ``cut_azimuth_deg``: where one scan ends and the next begins (0 = straight behind in the
     sensor's azimuth, which is where ROS drivers cut too). ``product_id``: accept only this
     model's packets (0x22 VLP-16, 0x28 VLP-32C, 0x21 HDL-32E), or any known model when unset.
+    ``pcap``: a capture file to replay instead (relative paths from the working directory).
     """
 
     host: str = "0.0.0.0"
     port: int = 2368
     cut_azimuth_deg: float = 0.0
     product_id: int | None = None
+    pcap: str | None = None  # replay this capture (its packets to ``port``) instead of listening
 
     def __post_init__(self) -> None:
         require(0 <= self.port <= 65535, f"port must be 0..65535 (0: any free port), got {self.port}")
