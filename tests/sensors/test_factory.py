@@ -138,3 +138,21 @@ def test_a_rig_mixing_simulated_and_real_streams_is_refused(tmp_path: Path) -> N
     )
     with pytest.raises(ConfigError, match="mixes simulated and real streams"):
         open_rig(rig)
+
+
+def test_the_documented_hardware_rig_loads_and_selects_a_driver_per_stream() -> None:
+    from sensors.audio.driver import SoundDeviceDriver
+    from sensors.camera.driver import OpenCVCameraDriver
+    from sensors.factory import source_for
+    from sensors.velodyne.driver import VelodyneUdpDriver
+    from sensors.xsens.driver import XsensDriver
+
+    rig = load_rig(Path(__file__).resolve().parents[2] / "docs" / "rigs" / "ground_robot.yaml")
+    kinds = {s.name: type(source_for(s)) for s in rig.streams}  # constructing opens nothing
+    assert kinds == {
+        "camera": OpenCVCameraDriver,
+        "lidar": VelodyneUdpDriver,
+        "imu": XsensDriver,
+        "audio": SoundDeviceDriver,
+    }
+    assert open_rig(rig).live  # devices: one thread each
