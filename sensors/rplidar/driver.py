@@ -19,7 +19,6 @@ from typing import Any
 
 from robofuse.errors import SensorError
 from robofuse.messages import LaserScan, Modality, SourceItem
-from sensors.base import POLL_S, Driver, now_ns
 from sensors.rplidar.protocol import (
     DESCRIPTOR_SIZE,
     HEALTH_SIZE,
@@ -40,15 +39,18 @@ from sensors.rplidar.protocol import (
 )
 from sensors.rplidar.scans import ScanBuilder, ScanPayload
 from sensors.rplidar.settings import RplidarSettings
+from sensors.serial_driver import SerialDriver
 
 STOP_SETTLE_S = 0.01  # the protocol asks for at least 1 ms after STOP before the next request
 
 
-class RplidarDriver(Driver):
+class RplidarDriver(SerialDriver):
     """Reads the standard scan of an RPLIDAR and yields one LaserScan per revolution."""
 
+    device_name = "RPLIDAR"
+
     def __init__(self, stream: str, frame_id: str, settings: RplidarSettings, *, queue_size: int = 16) -> None:
-        super().__init__(queue_size=queue_size)
+        super().__init__(settings.port, settings.baudrate, queue_size=queue_size)
         self.stream_name = stream
         self.frame_id = frame_id
         self.settings = settings
@@ -56,7 +58,6 @@ class RplidarDriver(Driver):
         self.builder = ScanBuilder(settings.bins, settings.range_min_m, settings.range_max_m)
         self.info: DeviceInfo | None = None
         self.health: DeviceHealth | None = None
-        self._port: Any = None
         self._seq = 0
 
     @property
@@ -64,25 +65,14 @@ class RplidarDriver(Driver):
         """The one LIDAR stream this device produces."""
         return {self.stream_name: Modality.LIDAR}
 
-    def _connect(self) -> None:
-        try:
-            import serial  # lazy: only a rig with an RPLIDAR needs pyserial
-        except ImportError as err:
-            raise SensorError("the RPLIDAR driver needs pyserial: pip install 'robofuse[drivers]'") from err
+    def _start(self, port: Any) -> None:
         where = self.settings.port
-        try:
-            self._port = serial.Serial(where, self.settings.baudrate, timeout=POLL_S)
-        except (serial.SerialException, OSError) as err:
-            raise SensorError(
-                f"cannot open RPLIDAR port {where!r} ({err}); check the cable, the device path"
-                " (ls /dev/ttyUSB*) and that your user is in the dialout group"
-            ) from None
-        with contextlib.suppress(OSError, ValueError, serial.SerialException):
-            self._port.dtr = False  # the A1/A2M8 USB adapters run the motor while DTR is low
-        self._port.write(request(Command.STOP))
+        with contextlib.suppress(Exception):  # not every port has the line (a pty has none)
+            port.dtr = False  # the A1/A2M8 USB adapters run the motor while DTR is low
+        port.write(request(Command.STOP))
         time.sleep(STOP_SETTLE_S)
-        self._port.reset_input_buffer()
-        self._port.write(request(Command.GET_HEALTH))
+        port.reset_input_buffer()
+        port.write(request(Command.GET_HEALTH))
         self.health = decode_health(self._response(DataType.HEALTH, HEALTH_SIZE, "GET_HEALTH"))
         if self.health.status == HealthStatus.ERROR:
             raise SensorError(
@@ -90,9 +80,9 @@ class RplidarDriver(Driver):
                 f" 0x{self.health.error_code:04x}); power-cycle it (unplug and replug its USB/power) and"
                 " check that the motor can turn freely"
             )
-        self._port.write(request(Command.GET_INFO))
+        port.write(request(Command.GET_INFO))
         self.info = decode_info(self._response(DataType.INFO, INFO_SIZE, "GET_INFO"))
-        self._port.write(request(Command.SCAN))
+        port.write(request(Command.SCAN))
         self._response(DataType.SCAN, 0, "SCAN")
         self.parser = RplidarParser()  # a fresh stream: nodes start right after the descriptor
         self.builder.reset()
@@ -124,25 +114,11 @@ class RplidarDriver(Driver):
             chunk = self._port.read(DESCRIPTOR_SIZE + size if data_type != DataType.SCAN else 1)
             buf += chunk
 
-    def _disconnect(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            with contextlib.suppress(Exception):
-                port.write(request(Command.STOP))
-            with contextlib.suppress(Exception):
-                port.close()
+    def _stop_device(self, port: Any) -> None:
+        port.write(request(Command.STOP))
 
-    def _read(self) -> list[SourceItem]:
-        if self._port is None:
-            raise SensorError(f"RPLIDAR port {self.settings.port!r} is not open")
-        try:
-            data = self._port.read(max(1, self._port.in_waiting))
-        except Exception as err:  # pyserial raises SerialException (an OSError subclass only on some versions)
-            raise SensorError(f"RPLIDAR port {self.settings.port!r} failed: {err}") from None
-        if not data:
-            return []
-        recv = now_ns()
-        return [self._scan(p) for p in self.builder.add(self.parser.feed(data), recv)]
+    def _bytes(self, data: bytes, recv_ns: int) -> list[SourceItem]:
+        return [self._scan(p) for p in self.builder.add(self.parser.feed(data), recv_ns)]
 
     def _scan(self, payload: ScanPayload) -> SourceItem:
         self._seq += 1

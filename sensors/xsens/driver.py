@@ -8,12 +8,11 @@ A packet without SampleTimeFine is stamped on arrival (configure the stream's cl
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from robofuse.errors import SampleError, SensorError
 from robofuse.messages import ImuSample, Modality, RejectedSample, SourceItem
-from sensors.base import POLL_S, Driver, now_ns
+from sensors.serial_driver import SerialDriver
 from sensors.xsens.mtdata2 import MtData2, MtData2Decoder, SampleTimeFineUnwrapper, to_imu_payload
 from sensors.xsens.settings import XsensSettings
 from sensors.xsens.xbus import MessageId, XbusParser, frame
@@ -21,17 +20,18 @@ from sensors.xsens.xbus import MessageId, XbusParser, frame
 BUS_MASTER = 0xFF
 
 
-class XsensDriver(Driver):
+class XsensDriver(SerialDriver):
     """Reads MTData2 from an MTi and yields ImuSamples (or RejectedSamples for unusable packets)."""
 
+    device_name = "Xsens"
+
     def __init__(self, stream: str, frame_id: str, settings: XsensSettings, *, queue_size: int = 1024) -> None:
-        super().__init__(queue_size=queue_size)
+        super().__init__(settings.port, settings.baudrate, queue_size=queue_size)
         self.stream_name = stream
         self.frame_id = frame_id
         self.settings = settings
         self.parser: XbusParser[Any] = XbusParser(decode=MtData2Decoder())
         self._clock = SampleTimeFineUnwrapper()
-        self._port: Any = None
         self._seq_base = 0
         self._last_counter: int | None = None
 
@@ -40,40 +40,14 @@ class XsensDriver(Driver):
         """The one IMU stream this device produces."""
         return {self.stream_name: Modality.IMU}
 
-    def _connect(self) -> None:
-        try:
-            import serial  # lazy: only a rig with an Xsens needs pyserial
-        except ImportError as err:
-            raise SensorError("the Xsens driver needs pyserial: pip install 'robofuse[drivers]'") from err
-        try:
-            self._port = serial.Serial(self.settings.port, self.settings.baudrate, timeout=POLL_S)
-        except (serial.SerialException, OSError) as err:
-            raise SensorError(
-                f"cannot open Xsens port {self.settings.port!r} ({err}); check the cable, the device path"
-                " (ls /dev/ttyUSB*) and that your user is in the dialout group"
-            ) from None
+    def _start(self, port: Any) -> None:
         self.parser = XbusParser(decode=MtData2Decoder())  # a fresh stream: no half message from before
         self._clock.reset()
         if self.settings.start_measurement:
-            self._port.write(frame(BUS_MASTER, MessageId.GO_TO_MEASUREMENT))
+            port.write(frame(BUS_MASTER, MessageId.GO_TO_MEASUREMENT))
 
-    def _disconnect(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            with contextlib.suppress(OSError):
-                port.close()
-
-    def _read(self) -> list[SourceItem]:
-        if self._port is None:
-            raise SensorError(f"Xsens port {self.settings.port!r} is not open")
-        try:
-            data = self._port.read(max(1, self._port.in_waiting))
-        except Exception as err:  # pyserial raises SerialException (an OSError subclass only on some versions)
-            raise SensorError(f"Xsens port {self.settings.port!r} failed: {err}") from None
-        if not data:
-            return []
-        recv = now_ns()
-        return [self._sample(m, recv) for m in self.parser.feed(data) if isinstance(m, MtData2)]
+    def _bytes(self, data: bytes, recv_ns: int) -> list[SourceItem]:
+        return [self._sample(m, recv_ns) for m in self.parser.feed(data) if isinstance(m, MtData2)]
 
     def _sample(self, data: MtData2, recv_ns: int) -> SourceItem:
         seq = self._unwrap_counter(data.packet_counter)

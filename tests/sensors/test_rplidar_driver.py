@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from devicetools import collect
 
 from robofuse.errors import SensorError
-from robofuse.messages import LaserScan, SourceItem
+from robofuse.messages import LaserScan
 from sensors.rplidar.driver import RplidarDriver
 from sensors.rplidar.protocol import (
     Command,
@@ -128,16 +129,6 @@ class Emulator:
 @pytest.fixture
 def link(tmp_path: Path) -> Path:
     return tmp_path / "ttyRPLIDAR"
-
-
-def collect(driver: RplidarDriver, count: int, timeout_s: float = 5.0) -> list[SourceItem]:
-    out: list[SourceItem] = []
-    deadline = time.monotonic() + timeout_s
-    for got in driver:
-        out.append(got)
-        if len(out) >= count or time.monotonic() > deadline:
-            break
-    return out
 
 
 def range_at(scan: LaserScan, rep103_deg: float) -> float:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from devicetools import collect
 
 from robofuse.errors import SensorError
-from robofuse.messages import ImuSample, SourceItem
+from robofuse.messages import ImuSample
 from sensors.xsens.driver import XsensDriver
 from sensors.xsens.settings import XsensSettings
 from sensors.xsens.xbus import MessageId, XbusParser, frame
@@ -104,16 +105,6 @@ class Emulator:
 @pytest.fixture
 def link(tmp_path: Path) -> Iterator[Path]:
     return tmp_path / "ttyXSENS"
-
-
-def collect(driver: XsensDriver, count: int, timeout_s: float = 5.0) -> list[SourceItem]:
-    out: list[SourceItem] = []
-    deadline = time.monotonic() + timeout_s
-    for got in driver:
-        out.append(got)
-        if len(out) >= count or time.monotonic() > deadline:
-            break
-    return out
 
 
 def test_the_driver_starts_the_device_and_yields_stamped_imu_samples(link: Path) -> None:
