@@ -60,12 +60,14 @@ TABLE_CACHE = 4
 
 def _band_gain(lo: float, hi: float) -> Callable[[np.ndarray], np.ndarray]:
     """Spectral gain: 1 within [lo, hi] with 10 % raised-cosine skirts, 0 elsewhere."""
+
     def gain(f: np.ndarray) -> np.ndarray:
         """Gain at frequencies ``f`` (Hz)."""
         edge_lo, edge_hi = 0.1 * lo, 0.1 * hi
         rise = np.clip((f - (lo - edge_lo)) / edge_lo, 0.0, 1.0)
         fall = np.clip(((hi + edge_hi) - f) / edge_hi, 0.0, 1.0)
         return np.sin(0.5 * np.pi * np.minimum(rise, fall)) ** 2 * (f <= MAX_HZ)
+
     return gain
 
 
@@ -165,7 +167,8 @@ class SimAudio(SimSensor):
             return [(cur, slice(None))]  # the common case: a chunk inside the current segment
         k = self.world.segment_index_at(t.astype(np.int64))
         groups: list[tuple[Segment, slice | np.ndarray]] = [
-            (self.world.segment(int(i)), np.flatnonzero(k == i)) for i in np.unique(k)]
+            (self.world.segment(int(i)), np.flatnonzero(k == i)) for i in np.unique(k)
+        ]
         self._segment = groups[-1][0] if groups else cur
         return groups
 
@@ -177,8 +180,10 @@ class SimAudio(SimSensor):
             return out
         # Across boundary b the weights are cos/sin of u = (t - b + BLEND) / (2 BLEND): their
         # squares sum to 1, which keeps the power of two independent noises constant.
-        for side, near, other in ((-1, (t - seg.start_ns < BLEND_NS) & (seg.index > 0), seg.index - 1),
-                                  (1, seg.end_ns - t <= BLEND_NS, seg.index + 1)):
+        for side, near, other in (
+            (-1, (t - seg.start_ns < BLEND_NS) & (seg.index > 0), seg.index - 1),
+            (1, seg.end_ns - t <= BLEND_NS, seg.index + 1),
+        ):
             if not near.any():
                 continue
             b = seg.start_ns if side < 0 else seg.end_ns
@@ -204,21 +209,28 @@ class SimAudio(SimSensor):
         rng = self.world.rng(seg.index, RNG_AUDIO_FIELD)
         # Independent sub-streams, so a part that is absent (no wind) does not shift the others.
         sub = [np.random.default_rng(int(v)) for v in rng.integers(0, 2**63 - 1, size=4)]
-        kin_t = np.arange(max(0, first - LOOKBACK_NS), seg.end_ns + BLEND_NS + KIN_GRID_NS, KIN_GRID_NS,
-                          dtype=np.int64)
+        kin_t = np.arange(max(0, first - LOOKBACK_NS), seg.end_ns + BLEND_NS + KIN_GRID_NS, KIN_GRID_NS, dtype=np.int64)
         st = self.world.state(kin_t)
         wheel = np.interp(grid, kin_t, st.wheel_speed)
         field = self._rolling(seg, grid, wheel, joint_crossings(st), sub[0])
         if seg.wind:
             field += self._wind(grid, sub[1])
-        impacts = [(im.time_ns, IMPACT_PER_MPS2 * im.peak_mps2)
-                   for im in self.world.impacts_between(first - LOOKBACK_NS, int(grid[-1]) + 1)]
+        impacts = [
+            (im.time_ns, IMPACT_PER_MPS2 * im.peak_mps2)
+            for im in self.world.impacts_between(first - LOOKBACK_NS, int(grid[-1]) + 1)
+        ]
         if impacts:
             field += _decays(grid, impacts, IMPACT_TAU_S) * sub[2].standard_normal(grid.size)
         return _Table(first, field.astype(np.float32))
 
-    def _rolling(self, seg: Segment, grid: np.ndarray, wheel: np.ndarray,
-                 joints: list[tuple[int, float]], rng: np.random.Generator) -> np.ndarray:
+    def _rolling(
+        self,
+        seg: Segment,
+        grid: np.ndarray,
+        wheel: np.ndarray,
+        joints: list[tuple[int, float]],
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         """The terrain's rolling noise: band noise scaled by wheel speed, shaped by its kind."""
         physics = PHYSICS[seg.terrain]
         band = self._noise(grid.size, rng, _band_gain(*physics.sound_band_hz))

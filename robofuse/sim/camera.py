@@ -152,7 +152,7 @@ def _pixel_rays(cal: StreamCalibration, intr: Intrinsics) -> tuple[F64, F64, F64
     """Unit ray of every pixel in base_link (3, H, W), with the camera's rotation and origin."""
     ext = DEFAULT_MOUNT if cal.extrinsics == Extrinsics() else cal.extrinsics
     rot = rotation_matrix(ext.rotation_xyzw)
-    v, u = np.mgrid[0:intr.height, 0:intr.width].astype(np.float64)
+    v, u = np.mgrid[0 : intr.height, 0 : intr.width].astype(np.float64)
     optical = np.stack([(u - intr.cx) / intr.fx, (v - intr.cy) / intr.fy, np.ones_like(u)])
     rays = np.einsum("ij,jhw->ihw", rot, optical)
     return rays / np.linalg.norm(rays, axis=0), rot, np.array(ext.translation_m, dtype=np.float64)
@@ -190,13 +190,18 @@ def _make_view(cal: StreamCalibration, width: int, height: int) -> _View:
     across = (np.floor(hit[1][band] / TEXEL_M).astype(np.int64) & (TILE - 1)) * TILE
     along = np.floor(along_texels[band] * (1 << SUB_BITS)).astype(np.int64)
     return _View(
-        intr=intr, rot=rot, origin=origin, rays=rays.astype(np.float32),
+        intr=intr,
+        rot=rot,
+        origin=origin,
+        rays=rays.astype(np.float32),
         horiz_sq=horiz_sq.astype(np.float32),
         neg_inv_horiz_sq=np.where(horiz_sq > 1e-12, -1 / np.maximum(horiz_sq, 1e-12), 0.0).astype(np.float32),
-        row0=row0, top=np.where(ground[:row0], CODE_FAR, CODE_SKY).astype(np.uint8),
+        row0=row0,
+        top=np.where(ground[:row0], CODE_FAR, CODE_SKY).astype(np.uint8),
         along=np.where(sky_in_band, 0, along).astype(np.int32),
         across=np.where(sky_in_band, 0, across).astype(np.int32),
-        sky_in_band=sky_in_band if sky_in_band.any() else None, bands=_bands(row_fp[band]),
+        sky_in_band=sky_in_band if sky_in_band.any() else None,
+        bands=_bands(row_fp[band]),
     )
 
 
@@ -237,7 +242,7 @@ class SimCamera(SimSensor):
         st = self.world.state(np.array([t_ns]))
         light = Light(int(st.light[0]))
         offset = int(self.rng.integers(0, NOISE_SPARE))
-        noise = self._noise[light][offset:offset + s.width * s.height * 3].reshape(s.height, s.width, 3)
+        noise = self._noise[light][offset : offset + s.width * s.height * 3].reshape(s.height, s.width, 3)
         if LIGHT_GAIN[light] == 0.0:  # nothing but the black level and read noise reaches the pixels
             return {"image": noise + np.uint8(self.pedestal), "encoding": "rgb8"}
         terrain = Terrain(int(st.terrain[0]))
@@ -264,13 +269,13 @@ class SimCamera(SimSensor):
         """(H, W) codes of sky and ground, the ground scrolled to ``odometer_m`` and blurred."""
         view = self._view
         codes = np.empty((self.settings.height, self.settings.width), dtype=np.uint8)
-        codes[:view.row0] = view.top
+        codes[: view.row0] = view.top
         scroll = math.floor(odometer_m / TEXEL_M * (1 << SUB_BITS)) % (TILE << SUB_BITS)
         idx = view.along + np.int32(scroll)
         np.right_shift(idx, SUB_BITS, out=idx)
         np.bitwise_and(idx, TILE - 1, out=idx)
         idx += view.across  # (H - row0, W) flat index into a tile
-        band = codes[view.row0:]
+        band = codes[view.row0 :]
         for start, stop, footprint in view.bands:
             tile = self._tile(kind, _ladder(math.hypot(footprint, blur_texels)))
             np.take(tile, idx[start:stop], out=band[start:stop])
@@ -302,7 +307,7 @@ class SimCamera(SimSensor):
             shade = np.arange(OBSTACLE_SHADES) / (OBSTACLE_SHADES - 1)
             for m, colour in enumerate(OBSTACLE_RGB):
                 first = CODE_OBSTACLE + m * OBSTACLE_SHADES
-                rgb[first:first + OBSTACLE_SHADES] = np.outer(shade, colour)
+                rgb[first : first + OBSTACLE_SHADES] = np.outer(shade, colour)
             rgb[CODE_FAR] = albedo  # what the footprint-filtered texture tends to: no seam at the band's top
             rgb[CODE_SKY] = SKY_RGB
             luma = (rgb @ LUMA)[:, None]
@@ -363,8 +368,9 @@ class SimCamera(SimSensor):
                 out.append((slice(r0[k], r1[k]), slice(c0[k], c1[k])) if r0[k] < r1[k] and c0[k] < c1[k] else None)
         return out
 
-    def _draw_cylinder(self, codes: U8, centre: F64, radius: float, height: float, material: int,
-                       bounds: tuple[slice, slice]) -> None:
+    def _draw_cylinder(
+        self, codes: U8, centre: F64, radius: float, height: float, material: int, bounds: tuple[slice, slice]
+    ) -> None:
         """Ray-cast one vertical cylinder (side and top) inside its image ``bounds``."""
         view = self._view
         ex, ey = float(view.origin[0] - centre[0]), float(view.origin[1] - centre[1])
@@ -378,11 +384,12 @@ class SimCamera(SimSensor):
         sub = (slice(rows.start, rows.stop, step), slice(cols.start, cols.stop, step))
         paint = self._cast(sub, (ex, ey), radius, height, CODE_OBSTACLE + material * OBSTACLE_SHADES)
         if step > 1:
-            paint = np.repeat(np.repeat(paint, step, axis=0), step, axis=1)[:shape[0], :shape[1]]
+            paint = np.repeat(np.repeat(paint, step, axis=0), step, axis=1)[: shape[0], : shape[1]]
         np.copyto(codes[rows, cols], paint, where=paint >= CODE_OBSTACLE)
 
-    def _cast(self, pixels: tuple[slice, slice], axis_to_camera: tuple[float, float], radius: float,
-              height: float, first: int) -> U8:
+    def _cast(
+        self, pixels: tuple[slice, slice], axis_to_camera: tuple[float, float], radius: float, height: float, first: int
+    ) -> U8:
         """Obstacle codes of ``pixels`` (0 where the cylinder is missed), shaded by incidence."""
         view = self._view
         ex, ey = axis_to_camera

@@ -55,12 +55,6 @@ _GYRO, _ACCEL, _ROLL, _PITCH, _YAW = slice(0, 3), slice(3, 6), 6, 7, 8
 _COLUMNS = 9
 
 
-
-
-
-
-
-
 def jolt_shape(t_s: np.ndarray) -> np.ndarray:
     """Unit-peak jolt (damped 25 Hz ring) at ``t_s`` seconds after the hit; 0 before it."""
     t = np.maximum(t_s, 0.0)
@@ -70,33 +64,45 @@ def jolt_shape(t_s: np.ndarray) -> np.ndarray:
     return np.where(t_s >= 0, np.exp(-t / JOLT_TAU_S) * np.sin(w * t) / peak, 0.0)
 
 
-
-
 def quaternion_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
     """Unit quaternion (x, y, z, w) of the ZYX (yaw, pitch, roll) rotation."""
     cr, sr = math.cos(roll / 2), math.sin(roll / 2)
     cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
     cy, sy = math.cos(yaw / 2), math.sin(yaw / 2)
-    return np.array([sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
-                     cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy])
+    return np.array(
+        [
+            sr * cp * cy - cr * sp * sy,
+            cr * sp * cy + sr * cp * sy,
+            cr * cp * sy - sr * sp * cy,
+            cr * cp * cy + sr * sp * sy,
+        ]
+    )
 
 
 def quaternion_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product ``a * b`` of (x, y, z, w) quaternions."""
     ax, ay, az, aw = a
     bx, by, bz, bw = b
-    return np.array([aw * bx + ax * bw + ay * bz - az * by, aw * by - ax * bz + ay * bw + az * bx,
-                     aw * bz + ax * by - ay * bx + az * bw, aw * bw - ax * bx - ay * by - az * bz])
+    return np.array(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ]
+    )
 
 
 def rotation_matrix(q: tuple[float, float, float, float]) -> np.ndarray:
     """3x3 rotation matrix of the (x, y, z, w) quaternion ``q``."""
     x, y, z, w = (float(v) for v in q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -144,8 +150,9 @@ class SimImu(SimSensor):
         self._q_mount = np.array(q, dtype=np.float64)
         self._mounted = not np.allclose(self._q_mount, (0.0, 0.0, 0.0, 1.0))
         self._r_mount = rotation_matrix(q)
-        self._cov = tuple(_frozen(np.diag(np.square(v))) for v in
-                          (self._white[:3], self._white[3:], np.array(ORIENTATION_SIGMA_RAD)))
+        self._cov = tuple(
+            _frozen(np.diag(np.square(v))) for v in (self._white[:3], self._white[3:], np.array(ORIENTATION_SIGMA_RAD))
+        )
         self._tables: OrderedDict[int, _Table] = OrderedDict()
         self._current: _Table | None = None
 
@@ -160,13 +167,16 @@ class SimImu(SimSensor):
         self._bias += self._walk * noise[6:12] * math.sqrt(steps)
         values = self._to_imu(row[:6]) + self._bias + self._white * noise[:6]
         payload: dict[str, Any] = {
-            "angular_velocity": values[:3], "linear_acceleration": values[3:],
-            "angular_velocity_covariance": self._cov[0], "linear_acceleration_covariance": self._cov[1],
+            "angular_velocity": values[:3],
+            "linear_acceleration": values[3:],
+            "angular_velocity_covariance": self._cov[0],
+            "linear_acceleration_covariance": self._cov[1],
         }
         if self.settings.with_orientation:
             sig = ORIENTATION_SIGMA_RAD
-            q = quaternion_rpy(row[_ROLL] + sig[0] * noise[12], row[_PITCH] + sig[1] * noise[13],
-                               row[_YAW] + sig[2] * noise[14])
+            q = quaternion_rpy(
+                row[_ROLL] + sig[0] * noise[12], row[_PITCH] + sig[1] * noise[13], row[_YAW] + sig[2] * noise[14]
+            )
             payload["orientation"] = quaternion_multiply(q, self._q_mount) if self._mounted else q
             payload["orientation_covariance"] = self._cov[2]
         return payload
@@ -179,8 +189,11 @@ class SimImu(SimSensor):
         for k in np.unique(seg):
             sel = seg == k
             rows[sel] = self._table(int(k)).rows_at(t[sel])
-        six = rows[:, :6] if not self._mounted else np.concatenate(
-            [rows[:, _GYRO] @ self._r_mount, rows[:, _ACCEL] @ self._r_mount], axis=1)
+        six = (
+            rows[:, :6]
+            if not self._mounted
+            else np.concatenate([rows[:, _GYRO] @ self._r_mount, rows[:, _ACCEL] @ self._r_mount], axis=1)
+        )
         return six[:, :3].copy(), six[:, 3:].copy()
 
     # --- internals --------------------------------------------------------------------------
@@ -238,8 +251,13 @@ class SimImu(SimSensor):
         n_fft = fast_len(n)
         rate_hz = 1e9 / GRID_NS
         lo, hi = band_hz
-        spec = band_spectrum(self.world.rng(k, RNG_IMU_VIBRATION), 5, n_fft, rate_hz,
-                             lambda f: ((f >= lo) & (f <= hi)).astype(np.float64))
+        spec = band_spectrum(
+            self.world.rng(k, RNG_IMU_VIBRATION),
+            5,
+            n_fft,
+            rate_hz,
+            lambda f: ((f >= lo) & (f <= hi)).astype(np.float64),
+        )
         freq = np.fft.rfftfreq(n_fft, 1.0 / rate_hz)
         # Roll and pitch angles are the integrals of their rates: divide by j*2*pi*f.
         angle_spec = spec[3:] / np.where(freq > 0, 2j * np.pi * freq, np.inf)
@@ -257,8 +275,10 @@ class SimImu(SimSensor):
 
     def _add_jolts(self, rows: np.ndarray, grid: np.ndarray, first: int, end_ns: int, st: WorldState) -> None:
         """Impacts (bumps and collisions alike) and tile joints, as jolts of specific force."""
-        events = [(im.time_ns, im.peak_mps2 * np.asarray(im.direction))
-                  for im in self.world.impacts_between(first, end_ns + 1)]
+        events = [
+            (im.time_ns, im.peak_mps2 * np.asarray(im.direction))
+            for im in self.world.impacts_between(first, end_ns + 1)
+        ]
         base, per_mps = JOINT_PEAK_MPS2
         events += [(t, (base + per_mps * v) * JOINT_DIRECTION) for t, v in joint_crossings(st)]
         t0 = int(grid[0])

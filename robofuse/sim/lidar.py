@@ -112,11 +112,18 @@ def _make_rays(settings: Any, cal: StreamCalibration, period_ns: int) -> _Rays:
     laser_ns = min(FIRING_NS, period_ns // steps // beams)
     offsets = np.minimum(col_offset[:, None] + np.arange(beams) * laser_ns, period_ns)
     return _Rays(
-        sensor_dirs=np.ascontiguousarray(sensor.reshape(3, -1).T, dtype=np.float32), dirs=dirs,
-        horiz_sq=dirs[0] ** 2 + dirs[1] ** 2, origin=origin, ground_s=ground_s,
-        ground_x=origin[0] + reach * dirs[0], ground_y=origin[1] + reach * dirs[1],
-        col_cos=np.cos(col_az), col_sin=np.sin(col_az), max_spread=float(np.abs(_wrap(ray_az - col_az[:, None])).max()),
-        col_offset_ns=col_offset, time_offset_ns=offsets.reshape(-1).astype(np.int32),
+        sensor_dirs=np.ascontiguousarray(sensor.reshape(3, -1).T, dtype=np.float32),
+        dirs=dirs,
+        horiz_sq=dirs[0] ** 2 + dirs[1] ** 2,
+        origin=origin,
+        ground_s=ground_s,
+        ground_x=origin[0] + reach * dirs[0],
+        ground_y=origin[1] + reach * dirs[1],
+        col_cos=np.cos(col_az),
+        col_sin=np.sin(col_az),
+        max_spread=float(np.abs(_wrap(ray_az - col_az[:, None])).max()),
+        col_offset_ns=col_offset,
+        time_offset_ns=offsets.reshape(-1).astype(np.int32),
         ring=np.tile(rings, steps).astype(np.uint16),
     )
 
@@ -262,12 +269,12 @@ class SimLidar(SimSensor):
         s = self.settings
         n = len(ranges)
         start, speckle_start = self.rng.integers(0, NOISE_SPARE, size=2)
-        measured = ranges + s.range_noise_m * self._noise[start:start + n]
+        measured = ranges + s.range_noise_m * self._noise[start : start + n]
         keep = np.nonzero((measured <= s.max_range_m) & (measured > 0))[0]
         r = measured[keep].astype(np.float32)
         points = self._rays.sensor_dirs[keep] * r[:, None]
         falloff = 1.0 / (1.0 + (r / FALLOFF_M) ** 2)
-        speckle = 1.0 + SPECKLE * self._noise[speckle_start:speckle_start + n][keep]
+        speckle = 1.0 + SPECKLE * self._noise[speckle_start : speckle_start + n][keep]
         intensity = INTENSITY_SCALE * reflect[keep] * np.clip(cosine[keep], 0.0, 1.0) * falloff * speckle
         return {
             "points": points,

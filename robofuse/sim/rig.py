@@ -18,8 +18,9 @@ import numpy as np
 
 from robofuse.config.calibration import StreamCalibration
 from robofuse.config.rig import RigConfig, StreamConfig
-from robofuse.errors import ConfigError, SampleError
+from robofuse.errors import ConfigError
 from robofuse.messages import Modality, RejectedSample, SourceItem
+from robofuse.messages.build import sample_or_rejection
 from robofuse.sim.clock import SensorClock, Transport
 from robofuse.sim.faults import Fault, FaultInjector
 from robofuse.sim.sensor import SimSensor
@@ -121,20 +122,15 @@ class StreamRunner:
         seq, em = self.next
         payload = self.sensor.render(seq, self._pending_sensor_ns)
         payload = self.faults.payload(payload, self.sensor.value_fields, em.host_ns)
-        item: SourceItem
-        try:
-            item = self.sensor.sample_cls(
-                stream=self.stream.name,
-                frame_id=self.stream.frame_id,
-                seq=seq,
-                stamp_ns=em.stamp_ns,
-                recv_ns=em.recv_ns,
-                **payload,
-            )
-        except SampleError as err:
-            item = RejectedSample(
-                stream=self.stream.name, recv_ns=em.recv_ns, reason=str(err), stamp_ns=em.stamp_ns, seq=seq
-            )
+        item = sample_or_rejection(
+            self.sensor.sample_cls,
+            stream=self.stream.name,
+            frame_id=self.stream.frame_id,
+            seq=seq,
+            stamp_ns=em.stamp_ns,
+            recv_ns=em.recv_ns,
+            **payload,
+        )
         return item, em
 
 

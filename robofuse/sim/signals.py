@@ -27,8 +27,9 @@ def fast_len(n: int) -> int:
     return best
 
 
-def band_spectrum(rng: np.random.Generator, channels: int, n_fft: int, rate_hz: float,
-                  gain: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def band_spectrum(
+    rng: np.random.Generator, channels: int, n_fft: int, rate_hz: float, gain: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     """Random complex spectra (channels, n_fft//2+1) of Gaussian noise shaped by ``gain(freq_hz)``.
 
     Drawing the spectrum directly (rather than filtering white noise) needs one inverse FFT and

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from robofuse.errors import SampleError, SensorError
-from robofuse.messages import AudioChunk, Modality, RejectedSample, SourceItem
+from robofuse.errors import SensorError
+from robofuse.messages import AudioChunk, Modality, SourceItem
+from robofuse.messages.build import sample_or_rejection
 from sensors.audio.settings import DEFAULT_RATE_HZ, AudioSettings
 from sensors.base import POLL_S, Driver, now_ns
 
@@ -99,17 +100,14 @@ class SoundDeviceDriver(Driver):
         stamp = self._start_ns + round(self._count * 1e9 / self.rate_hz)
         self._count += int(block.shape[0])
         seq, self._seq = self._seq, self._seq + 1
-        try:
-            return [
-                AudioChunk(
-                    stream=self.stream_name,
-                    frame_id=self.frame_id,
-                    seq=seq,
-                    stamp_ns=stamp,
-                    recv_ns=recv,
-                    samples=block,
-                    rate_hz=self.rate_hz,
-                )
-            ]
-        except SampleError as err:
-            return [RejectedSample(stream=self.stream_name, recv_ns=recv, reason=str(err), stamp_ns=stamp, seq=seq)]
+        chunk = sample_or_rejection(
+            AudioChunk,
+            stream=self.stream_name,
+            frame_id=self.frame_id,
+            seq=seq,
+            stamp_ns=stamp,
+            recv_ns=recv,
+            samples=block,
+            rate_hz=self.rate_hz,
+        )
+        return [chunk]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from robofuse.errors import SampleError, SensorError
-from robofuse.messages import AudioChunk, Modality, RejectedSample, SourceItem
+from robofuse.errors import SensorError
+from robofuse.messages import AudioChunk, Modality, SourceItem
+from robofuse.messages.build import sample_or_rejection
 from robofuse.source import Source
 from sensors.audio.settings import AudioSettings
 from sensors.base import now_ns
@@ -103,15 +104,13 @@ class WavSource(Source):
             seq, done = seq + 1, done + got
 
     def _chunk(self, seq: int, stamp_ns: int, recv_ns: int, samples: np.ndarray) -> SourceItem:
-        try:
-            return AudioChunk(
-                stream=self.stream_name,
-                frame_id=self.frame_id,
-                seq=seq,
-                stamp_ns=stamp_ns,
-                recv_ns=recv_ns,
-                samples=samples,
-                rate_hz=self.rate_hz,
-            )
-        except SampleError as err:
-            return RejectedSample(stream=self.stream_name, recv_ns=recv_ns, reason=str(err), stamp_ns=stamp_ns, seq=seq)
+        return sample_or_rejection(
+            AudioChunk,
+            stream=self.stream_name,
+            frame_id=self.frame_id,
+            seq=seq,
+            stamp_ns=stamp_ns,
+            recv_ns=recv_ns,
+            samples=samples,
+            rate_hz=self.rate_hz,
+        )

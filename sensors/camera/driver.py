@@ -18,8 +18,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from robofuse.errors import SampleError, SensorError
-from robofuse.messages import CameraFrame, Modality, RejectedSample, SourceItem
+from robofuse.errors import SensorError
+from robofuse.messages import CameraFrame, Modality, SourceItem
+from robofuse.messages.build import sample_or_rejection
 from sensors.base import Driver, now_ns
 from sensors.camera.settings import CameraSettings
 
@@ -108,15 +109,13 @@ class OpenCVCameraDriver(Driver):
         seq, self._seq = self._seq, self._seq + 1
         if self.settings.encoding == "rgb8":
             image = self._cv2.cvtColor(image, self._cv2.COLOR_BGR2RGB)
-        try:
-            return CameraFrame(
-                stream=self.stream_name,
-                frame_id=self.frame_id,
-                seq=seq,
-                stamp_ns=stamp_ns,
-                recv_ns=recv_ns,
-                image=image,
-                encoding=self.settings.encoding,
-            )
-        except SampleError as err:
-            return RejectedSample(stream=self.stream_name, recv_ns=recv_ns, reason=str(err), stamp_ns=stamp_ns, seq=seq)
+        return sample_or_rejection(
+            CameraFrame,
+            stream=self.stream_name,
+            frame_id=self.frame_id,
+            seq=seq,
+            stamp_ns=stamp_ns,
+            recv_ns=recv_ns,
+            image=image,
+            encoding=self.settings.encoding,
+        )

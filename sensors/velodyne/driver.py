@@ -12,8 +12,9 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from robofuse.errors import SampleError, SensorError
-from robofuse.messages import Modality, PointCloud, RejectedSample, SourceItem
+from robofuse.errors import SensorError
+from robofuse.messages import Modality, PointCloud, SourceItem
+from robofuse.messages.build import sample_or_rejection
 from robofuse.source import Source
 from sensors.base import POLL_S, Driver, now_ns
 from sensors.velodyne.parser import VelodyneParser
@@ -42,17 +43,15 @@ class _ScanStream:
 
     def _sample(self, scan: Scan, recv_ns: int) -> SourceItem:
         seq, self.seq = self.seq, self.seq + 1
-        try:
-            return PointCloud(
-                stream=self.stream,
-                frame_id=self.frame_id,
-                seq=seq,
-                stamp_ns=scan.stamp_ns,
-                recv_ns=recv_ns,
-                **scan.cloud_fields(),
-            )
-        except SampleError as err:
-            return RejectedSample(stream=self.stream, recv_ns=recv_ns, reason=str(err), stamp_ns=scan.stamp_ns, seq=seq)
+        return sample_or_rejection(
+            PointCloud,
+            stream=self.stream,
+            frame_id=self.frame_id,
+            seq=seq,
+            stamp_ns=scan.stamp_ns,
+            recv_ns=recv_ns,
+            **scan.cloud_fields(),
+        )
 
 
 class VelodyneUdpDriver(Driver):

@@ -139,3 +139,15 @@ def test_huge_but_finite_values_are_accepted_without_warnings() -> None:
         warnings.simplefilter("error")
         sample = imu(angular_velocity=np.full(3, 1e308))
     assert sample.angular_velocity[0] == 1e308
+
+
+def test_sample_or_rejection_keeps_a_bad_sample_as_a_record_of_why() -> None:
+    from robofuse.messages import RejectedSample
+    from robofuse.messages.build import sample_or_rejection
+
+    good = sample_or_rejection(ImuSample, **HEADER, angular_velocity=np.zeros(3), linear_acceleration=np.zeros(3))
+    assert isinstance(good, ImuSample)
+    bad = sample_or_rejection(ImuSample, **HEADER, angular_velocity=np.full(3, np.nan), linear_acceleration=np.zeros(3))
+    assert isinstance(bad, RejectedSample)
+    assert (bad.stream, bad.seq, bad.stamp_ns, bad.recv_ns) == ("front", 3, 10, 20)
+    assert "angular_velocity" in bad.reason
