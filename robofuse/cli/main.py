@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from robofuse import __version__
-from robofuse.cli import demo, snapshot
+from robofuse.cli import dataset, demo, snapshot
 from robofuse.errors import RobofuseError
 
-SUBCOMMANDS = (demo, snapshot)
+SUBCOMMANDS = (demo, snapshot, dataset)
 
 
 def build_parser() -> argparse.ArgumentParser:
