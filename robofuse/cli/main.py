@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from robofuse import __version__
-from robofuse.cli import dataset, demo, snapshot
+from robofuse.cli import dataset, demo, snapshot, train
 from robofuse.errors import RobofuseError
 
-SUBCOMMANDS = (demo, snapshot, dataset)
+SUBCOMMANDS = (demo, snapshot, dataset, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,85 @@
+"""``robofuse train``: train the fusion model on simulated windows and export it to ONNX with its sidecar."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from robofuse.errors import ConfigError
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``train`` and its options."""
+    p = subparsers.add_parser(
+        "train",
+        help="train the fusion model and export it to ONNX",
+        description="Generate (or read from the cache) labelled windows of the simulated rig for many seeds, "
+        "train a FusionModel with modality dropout, noise and fault augmentation, keep the best epoch by "
+        "validation terrain accuracy, and export it as DIR/model.onnx with its sidecar DIR/model.json. "
+        "The same config and seed give the same model.",
+    )
+    p.add_argument("--config", type=Path, metavar="FILE.yaml", help="TrainConfig overrides (keys of TrainConfig)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="checkpoints, model.onnx and model.json")
+    p.add_argument("--epochs", type=int, help="override the number of epochs")
+    p.add_argument("--windows-per-seed", type=int, help="override the training windows per seed")
+    p.add_argument("--cache", type=Path, metavar="DIR", help="window cache (default ~/.cache/robofuse/windows)")
+    p.add_argument("--quick", action="store_true", help="a tiny smoke run: 2 seeds x 40 windows, 1 epoch, export")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def load_config(args: argparse.Namespace) -> Any:
+    """The TrainConfig from ``--quick`` or the defaults, then the YAML file, then the flags."""
+    from robofuse.schema import build
+    from robofuse.train.config import TrainConfig
+
+    config = TrainConfig.quick() if args.quick else TrainConfig()
+    if args.config is not None:
+        try:
+            data = yaml.safe_load(args.config.read_text()) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise ConfigError(f"{args.config}: cannot read: {err}") from None
+        base = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{args.config}: expected a mapping of TrainConfig keys")
+        config = build(TrainConfig, {**_plain(base), **data}, str(args.config))
+    flags = {"epochs": args.epochs, "windows_per_seed": args.windows_per_seed}
+    flags = {k: v for k, v in flags.items() if v is not None}
+    if args.cache is not None:
+        flags["cache_dir"] = str(args.cache)
+    try:
+        return dataclasses.replace(config, **flags)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+
+
+def _plain(base: dict[str, Any]) -> dict[str, Any]:
+    """Defaults as YAML would give them (nested dataclasses as mappings), so build() accepts them."""
+    return {
+        k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v
+        for k, v in base.items()
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train, export, report; returns the exit status."""
+    try:
+        from robofuse.train.export import export_onnx
+        from robofuse.train.loop import train
+    except ImportError as err:
+        raise ConfigError(f"training needs torch (pip install robofuse[train]): {err}") from None
+    config = load_config(args)
+    result = train(config, args.out, progress=not args.quiet)
+    sidecar = export_onnx(result.model, config, args.out / "model.onnx", result.metrics)
+    m = result.metrics
+    print(
+        f"best epoch {result.best_epoch}/{config.epochs}: terrain acc {m['terrain_acc']:.3f}, "
+        f"collision bacc {m['collision_bacc']:.3f}, slip bacc {m['slip_bacc']:.3f} "
+        f"({result.windows_per_s:.0f} windows/s)"
+    )
+    print(f"wrote {args.out / 'model.onnx'} and {sidecar}")
+    return 0

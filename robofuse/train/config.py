@@ -1,0 +1,70 @@
+"""TrainConfig: data seeds, optimisation, augmentation and loss settings of one training run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from robofuse.model.fusion_model import FusionModelConfig
+from robofuse.schema import require
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a training run; the same config and seed give the same model.
+
+    Conditions in the simulated world hold for 4-10 s segments, so one seed alone is skewed:
+    draw many seeds with a few hundred windows each (20 windows per simulated second).
+    """
+
+    train_seeds: tuple[int, ...] = tuple(range(100, 140))  # 40 worlds: terrain balanced across them
+    val_seeds: tuple[int, ...] = (900, 901, 902, 903)  # never used for training
+    windows_per_seed: int = 250  # 12.5 simulated seconds: 1-3 condition segments per seed
+    val_windows_per_seed: int = 250
+    epochs: int = 8
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-2  # AdamW's decoupled decay
+    modality_dropout: float = 0.3  # each present modality masked independently with this probability
+    drop_all_allowed: bool = False  # True: dropout may mask every modality of a window
+    noise_prob: float = 0.5  # chance that a window's modality gets Gaussian noise
+    noise_max: float = 0.3  # noise std drawn uniformly in [0, noise_max] x the input's own std
+    fault_prob: float = 0.02  # chance that a modality's input is NaN, zero or frozen, and masked
+    loss_terrain: float = 1.0
+    loss_collision: float = 1.0
+    loss_slip: float = 1.0
+    class_weight_max: float = 20.0  # inverse-frequency class weights clipped here (collision is 0.5%)
+    model: FusionModelConfig = field(default_factory=FusionModelConfig)
+    seed: int = 0  # torch initialisation, data order and augmentation
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    cache_dir: str = ""  # where generated windows are cached; "" = ~/.cache/robofuse/windows
+
+    def __post_init__(self) -> None:
+        require(len(self.train_seeds) >= 1, "train_seeds must list at least one seed")
+        require(len(self.val_seeds) >= 1, "val_seeds must list at least one seed")
+        require(len(set(self.train_seeds)) == len(self.train_seeds), "train_seeds must not repeat a seed")
+        overlap = sorted(set(self.train_seeds) & set(self.val_seeds))
+        require(not overlap, f"val_seeds must not overlap train_seeds, both have {overlap}")
+        require(self.windows_per_seed >= 1, f"windows_per_seed must be >= 1, got {self.windows_per_seed}")
+        require(self.val_windows_per_seed >= 1, f"val_windows_per_seed must be >= 1, got {self.val_windows_per_seed}")
+        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        require(self.batch_size >= 2, f"batch_size must be >= 2 (BatchNorm needs two windows), got {self.batch_size}")
+        require(0 < self.learning_rate < 1, f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        for name in ("modality_dropout", "noise_prob", "fault_prob"):
+            value = getattr(self, name)
+            require(0 <= value < 1, f"{name} is a probability in [0, 1), got {value}")
+        require(
+            0 <= self.noise_max <= 1,
+            f"noise_max must be in [0, 1] (a fraction of the input's std), got {self.noise_max}",
+        )
+        for head in ("terrain", "collision", "slip"):
+            weight = getattr(self, f"loss_{head}")
+            require(weight >= 0, f"loss_{head} must be >= 0, got {weight}")
+        require(self.loss_terrain + self.loss_collision + self.loss_slip > 0, "at least one loss weight must be > 0")
+        require(self.class_weight_max >= 1, f"class_weight_max must be >= 1, got {self.class_weight_max}")
+        require(self.threads >= 0, f"threads must be >= 0 (0: torch's default), got {self.threads}")
+
+    @classmethod
+    def quick(cls) -> TrainConfig:
+        """A tiny run for CI and smoke tests: 2 seeds x 40 windows, one epoch."""
+        return cls(train_seeds=(100, 101), val_seeds=(900,), windows_per_seed=40, val_windows_per_seed=40, epochs=1)

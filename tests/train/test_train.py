@@ -1,0 +1,177 @@
+"""Training: determinism, learning, modality dropout, ONNX export with sidecar, config errors."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training needs torch (pip install robofuse[train])")
+
+from robofuse.errors import ConfigError, EngineError  # noqa: E402
+from robofuse.model.fusion_model import INPUT_NAMES, FusionModel, FusionModelConfig  # noqa: E402
+from robofuse.schema import build  # noqa: E402
+from robofuse.train import export as export_module  # noqa: E402
+from robofuse.train.config import TrainConfig  # noqa: E402
+from robofuse.train.loop import (  # noqa: E402
+    class_weights,
+    drop_modalities,
+    load_windows,
+    loss_fn,
+    make_batch,
+    to_tensors,
+    train,
+)
+
+SMALL_MODEL = FusionModelConfig(dim=16, fused_dim=16)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("windows")
+
+
+def tiny(cache: Path, seed: int = 0) -> TrainConfig:
+    return TrainConfig(
+        train_seeds=(100, 101),
+        val_seeds=(900,),
+        windows_per_seed=30,
+        val_windows_per_seed=30,
+        epochs=1,
+        batch_size=16,
+        model=SMALL_MODEL,
+        seed=seed,
+        threads=1,
+        cache_dir=str(cache),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(cache: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
+    out = tmp_path_factory.mktemp("run")
+    return train(tiny(cache), out, progress=False), out
+
+
+def weights_of(model: FusionModel) -> dict[str, np.ndarray]:
+    return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+
+
+def test_the_same_seed_gives_identical_metrics_and_weights_and_another_seed_does_not(
+    trained: tuple[object, Path], cache: Path, tmp_path: Path
+) -> None:
+    first, _ = trained
+    again = train(tiny(cache), tmp_path / "again", progress=False)
+    other = train(tiny(cache, seed=1), tmp_path / "other", progress=False)
+    assert again.metrics == first.metrics  # type: ignore[attr-defined]
+    a, b, c = weights_of(first.model), weights_of(again.model), weights_of(other.model)  # type: ignore[attr-defined]
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not all(np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_a_run_writes_checkpoints_with_state_config_epoch_and_metrics(trained: tuple[object, Path]) -> None:
+    result, out = trained
+    for name in ("checkpoint.pt", "best.pt"):
+        saved = torch.load(out / name, weights_only=False)
+        assert saved["epoch"] == 1
+        assert saved["config"]["train_seeds"] == (100, 101)
+        assert saved["metrics"]["terrain_acc"] == result.metrics["terrain_acc"]  # type: ignore[attr-defined]
+        assert set(saved["model"]) == set(result.model.state_dict())  # type: ignore[attr-defined]
+    assert {"terrain_acc_no_camera", "collision_bacc", "slip_bacc"} <= set(result.metrics)  # type: ignore[attr-defined]
+
+
+def test_the_loss_decreases_over_a_few_steps_on_a_fixed_batch(cache: Path) -> None:
+    config = tiny(cache)
+    data = load_windows(config.train_seeds, config.windows_per_seed, config.cache_dir)
+    batch = make_batch(data, np.arange(0, 60, 4))
+    torch.manual_seed(0)
+    model = FusionModel(SMALL_MODEL)
+    weights = {h: class_weights(data[h], len(SMALL_MODEL.heads[h]), 20.0) for h in ("terrain", "collision", "slip")}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        loss = loss_fn(model(*to_tensors(batch)), batch, weights, config)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_modality_dropout_never_masks_every_present_modality_unless_configured() -> None:
+    rng = np.random.default_rng(0)
+    mask = np.ones((2000, 4), np.float32)
+    mask[:500, 1:] = 0.0  # only the camera present
+    dropped = drop_modalities(mask, 0.9, False, rng)
+    assert dropped.max(axis=1).min() == 1.0
+    assert np.all(dropped[:500] == mask[:500])  # the only present modality is kept
+    assert np.all(dropped <= mask)  # only present modalities are dropped, only through the mask
+    assert 0.6 < 1 - dropped[500:].mean() < 0.9
+    everything = drop_modalities(mask, 0.9, True, rng)
+    assert (everything.max(axis=1) == 0).any()
+
+
+def test_class_weights_are_inverse_frequency_clipped() -> None:
+    labels = np.array([0] * 990 + [1] * 10)
+    weights = class_weights(labels, 2, clip=20.0)
+    assert weights[0] == pytest.approx(1000 / (2 * 990))
+    assert weights[1] == 20.0  # 50 before clipping
+
+
+def test_the_export_writes_onnx_and_a_sidecar_whose_hash_matches(trained: tuple[object, Path], tmp_path: Path) -> None:
+    result, _ = trained
+    path = tmp_path / "model.onnx"
+    sidecar = export_module.export_onnx(result.model, TrainConfig(), path, result.metrics)  # type: ignore[attr-defined]
+    meta = json.loads(sidecar.read_text())
+    assert sidecar == tmp_path / "model.json"
+    assert meta["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [i["name"] for i in meta["inputs"]] == list(INPUT_NAMES)
+    assert meta["inputs"][0] == {"name": "camera", "shape": ["batch", 48, 64, 3], "dtype": "float32"}
+    assert meta["mask_order"] == ["camera", "lidar", "imu", "audio"]
+    assert meta["classes"]["terrain"][0] == "asphalt"
+    assert meta["classes"]["collision"] == ["no_collision", "collision"]
+    assert meta["metrics"] == result.metrics  # type: ignore[attr-defined]
+    assert max(meta["export_check"]["max_abs_diff"].values()) <= 1e-4
+
+
+def test_an_export_that_disagrees_with_torch_is_refused_and_not_written(
+    trained: tuple[object, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, _ = trained
+    monkeypatch.setattr(export_module, "max_abs_diff", lambda a, b: 0.5)
+    with pytest.raises(EngineError, match="disagrees with torch"):
+        export_module.export_onnx(result.model, TrainConfig(), tmp_path / "model.onnx", {})  # type: ignore[attr-defined]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"modality_dropout": 1.5}, "modality_dropout is a probability"),
+        ({"val_seeds": [100]}, "must not overlap"),
+        ({"batch_size": 1}, "batch_size must be >= 2"),
+        ({"learning_rate": "fast"}, "expected a number"),
+        ({"model": {"fusion": "magic"}}, "use one of"),
+        ({"epoch": 3}, "did you mean 'epochs'"),
+    ],
+)
+def test_bad_config_values_are_clear_errors(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build(TrainConfig, data, "train.yaml")
+
+
+def test_the_cli_merges_yaml_and_flags_into_the_config(tmp_path: Path) -> None:
+    from robofuse.cli.train import load_config
+
+    path = tmp_path / "train.yaml"
+    path.write_text("epochs: 3\nmodel:\n  fusion: lmf\n")
+    args = argparse.Namespace(config=path, quick=False, epochs=None, windows_per_seed=7, cache=tmp_path)
+    config = load_config(args)
+    assert (config.epochs, config.model.fusion, config.windows_per_seed) == (3, "lmf", 7)
+    assert config.cache_dir == str(tmp_path)
+    assert dataclasses.replace(config, epochs=1).epochs == 1
