@@ -68,6 +68,7 @@ def _export(model: FusionModel, path: Path) -> None:
             input_names=list(INPUT_NAMES),
             output_names=list(model.config.output_names),
             dynamic_shapes={name: {0: batch} for name in INPUT_NAMES},
+            external_data=False,  # one self-contained file: a .onnx.data beside it is easily lost
             verbose=False,
         )
     except Exception as err:  # the exporter raises many kinds; the caller needs one

@@ -175,3 +175,27 @@ def test_the_cli_merges_yaml_and_flags_into_the_config(tmp_path: Path) -> None:
     assert (config.epochs, config.model.fusion, config.windows_per_seed) == (3, "lmf", 7)
     assert config.cache_dir == str(tmp_path)
     assert dataclasses.replace(config, epochs=1).epochs == 1
+
+
+def test_the_exported_file_stands_alone_and_runs_in_onnx_runtime(trained: tuple[object, Path], tmp_path: Path) -> None:
+    import shutil
+
+    import numpy as np
+    import onnxruntime as ort
+
+    result, _ = trained
+    export_module.export_onnx(result.model, TrainConfig(), tmp_path / "model.onnx", result.metrics)  # type: ignore[attr-defined]
+    alone = tmp_path / "elsewhere"
+    alone.mkdir()
+    shutil.copy(tmp_path / "model.onnx", alone / "model.onnx")  # only the file a user would copy
+    session = ort.InferenceSession(str(alone / "model.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {
+        "camera": np.zeros((1, 48, 64, 3), np.float32),
+        "lidar": np.zeros((1, 16, 360), np.float32),
+        "imu": np.zeros((1, 200, 10), np.float32),
+        "audio": np.zeros((1, 8000), np.float32),
+        "mask": np.ones((1, 4), np.float32),
+    }
+    terrain = session.run(["terrain"], feeds)[0]
+    assert terrain.shape == (1, 6)
+    assert np.isfinite(terrain).all()
