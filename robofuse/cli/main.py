@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from robofuse import __version__
-from robofuse.cli import dataset, demo, snapshot, train
+from robofuse.cli import dataset, demo, export, snapshot, train
 from robofuse.errors import RobofuseError
 
-SUBCOMMANDS = (demo, snapshot, dataset, train)
+SUBCOMMANDS = (demo, snapshot, dataset, train, export)
 
 
 def build_parser() -> argparse.ArgumentParser:

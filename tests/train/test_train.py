@@ -199,3 +199,23 @@ def test_the_exported_file_stands_alone_and_runs_in_onnx_runtime(trained: tuple[
     terrain = session.run(["terrain"], feeds)[0]
     assert terrain.shape == (1, 6)
     assert np.isfinite(terrain).all()
+
+
+def test_robofuse_export_turns_a_checkpoint_into_a_checked_model(trained: tuple[object, Path], tmp_path: Path) -> None:
+    from robofuse.cli.main import main
+
+    _, out = trained
+    target = tmp_path / "exported" / "model.onnx"
+    assert main(["export", str(out / "best.pt"), "--out", str(target)]) == 0
+    meta = json.loads(target.with_suffix(".json").read_text())
+    assert meta["sha256"] == hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from robofuse.cli.main import main
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    assert main(["export", str(junk), "--out", str(tmp_path / "m.onnx")]) == 1
+    assert "cannot read checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
