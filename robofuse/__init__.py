@@ -13,3 +13,8 @@ __version__ = "0.1.0"
 def default_rig_path() -> Path:
     """The simulated rig that ships inside the package (``robofuse/data/sim_rig.yaml``)."""
     return Path(str(files("robofuse") / "data" / "sim_rig.yaml"))
+
+
+def default_model_path() -> Path:
+    """The fusion model that ships inside the package (ONNX; its JSON sidecar lies beside it)."""
+    return Path(str(files("robofuse") / "data" / "default_model.onnx"))
