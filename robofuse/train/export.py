@@ -42,7 +42,7 @@ def export_onnx(model: FusionModel, config: TrainConfig, path: str | Path, metri
     model.eval()
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         candidate = Path(tmp) / path.name
-        _export(model, candidate)
+        export_graph(model, candidate)
         diffs = compare(model, candidate)
         worst = max(diffs, key=lambda k: diffs[k])
         if not diffs[worst] <= TOLERANCE:
@@ -56,8 +56,8 @@ def export_onnx(model: FusionModel, config: TrainConfig, path: str | Path, metri
     return sidecar
 
 
-def _export(model: FusionModel, path: Path) -> None:
-    """torch.onnx.export with the dynamo exporter; batch is the only dynamic axis."""
+def export_graph(model: FusionModel, path: Path) -> None:
+    """Write the model's ONNX graph (dynamo exporter, weights embedded, batch the only dynamic axis), unchecked."""
     batch = torch.export.Dim("batch", min=1, max=4096)
     try:
         torch.onnx.export(

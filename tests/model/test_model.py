@@ -192,18 +192,10 @@ def test_other_fusion_kinds_build_and_survive_masking(kind: str) -> None:
 def test_onnx_export_has_named_inputs_a_dynamic_batch_and_matches_torch(model: FusionModel, tmp_path: Path) -> None:
     pytest.importorskip("onnxscript", reason="the dynamo ONNX exporter needs onnxscript")
     ort = pytest.importorskip("onnxruntime", reason="running the exported graph needs onnxruntime")
+    from robofuse.train.export import export_graph
+
     path = tmp_path / "model.onnx"
-    batch = torch.export.Dim("batch", min=1, max=1024)
-    torch.onnx.export(
-        model,
-        model.example_inputs(2),
-        str(path),
-        dynamo=True,
-        input_names=list(INPUT_NAMES),
-        output_names=list(model.config.output_names),
-        dynamic_shapes={name: {0: batch} for name in INPUT_NAMES},
-        verbose=False,
-    )
+    export_graph(model, path)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     shapes = model.config.input_shapes()
     assert [(i.name, tuple(i.shape[1:])) for i in session.get_inputs()] == [(n, shapes[n]) for n in INPUT_NAMES]
