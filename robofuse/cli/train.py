@@ -26,6 +26,12 @@ def add_parser(subparsers: Any) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="checkpoints, model.onnx and model.json")
     p.add_argument("--epochs", type=int, help="override the number of epochs")
     p.add_argument("--windows-per-seed", type=int, help="override the training windows per seed")
+    p.add_argument("--seed", type=int, help="override the seed (initialisation, data order, augmentation)")
+    p.add_argument(
+        "--modalities",
+        metavar="LIST",
+        help="train a specialist on these sensors only, comma-separated (e.g. camera,imu); the rest stay masked",
+    )
     p.add_argument("--cache", type=Path, metavar="DIR", help="window cache (default ~/.cache/robofuse/windows)")
     p.add_argument("--quick", action="store_true", help="a tiny smoke run: 2 seeds x 40 windows, 1 epoch, export")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -47,8 +53,10 @@ def load_config(args: argparse.Namespace) -> Any:
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config}: expected a mapping of TrainConfig keys")
         config = build(TrainConfig, {**_plain(base), **data}, str(args.config))
-    flags = {"epochs": args.epochs, "windows_per_seed": args.windows_per_seed}
+    flags: dict[str, Any] = {"epochs": args.epochs, "windows_per_seed": args.windows_per_seed, "seed": args.seed}
     flags = {k: v for k, v in flags.items() if v is not None}
+    if args.modalities is not None:
+        flags["modalities"] = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
     if args.cache is not None:
         flags["cache_dir"] = str(args.cache)
     try:

@@ -93,13 +93,30 @@ class FusionModel(nn.Module):
 
     def forward(self, camera: Tensor, lidar: Tensor, imu: Tensor, audio: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Encode every modality, fuse the present ones, classify."""
+        return self.classify(self.encode(camera, lidar, imu, audio, mask), mask)
+
+    def encode(self, camera: Tensor, lidar: Tensor, imu: Tensor, audio: Tensor, mask: Tensor) -> Tensor:
+        """Each modality's features, a masked modality's input zeroed first: :math:`(B, M, D)`.
+
+        In eager mode, a modality masked in the whole batch skips its encoder and gets zero
+        features (the fusion layer ignores them either way); a specialist trained on one sensor
+        then costs that sensor's encoder only. Traced and exported graphs always run every encoder.
+        """
         present = mask > 0.5  # (B, M)
+        eager = not (torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
         feats = []
         for i, (encoder, x) in enumerate(zip(self.encoders, (camera, lidar, imu, audio), strict=True)):
+            if eager and not bool(present[:, i].any()):
+                feats.append(torch.zeros(x.shape[0], self.config.dim, dtype=mask.dtype, device=mask.device))
+                continue
             keep = present[:, i].view(-1, *([1] * (x.dim() - 1)))  # (B, 1, ...)
             x = torch.where(keep, x, torch.zeros((), dtype=x.dtype, device=x.device))
             feats.append(encoder(x))  # (B, D)
-        fused, info = self.fusion(torch.stack(feats, dim=1), mask)  # (B, M, D) -> (B, fused_dim)
+        return torch.stack(feats, dim=1)  # (B, M, D)
+
+    def classify(self, feats: Tensor, mask: Tensor) -> dict[str, Tensor]:
+        """Fuse per-modality features :math:`(B, M, D)` under ``mask`` and run the heads."""
+        fused, info = self.fusion(feats, mask)  # (B, M, D) -> (B, fused_dim)
         h = self.trunk(fused)  # (B, fused_dim)
         out = {name: head(h) for name, head in self.heads.items()}  # (B, classes) each
         out["gates"] = info["weights"]  # (B, M)

@@ -34,6 +34,9 @@ class TrainConfig:
     loss_slip: float = 1.0
     class_weight_max: float = 20.0  # inverse-frequency class weights clipped here (collision is 0.5%)
     model: FusionModelConfig = field(default_factory=FusionModelConfig)
+    # the sensors this model may see: every other one is masked in training and validation,
+    # which makes a specialist (same encoders, data and budget) for a subset of the sensors
+    modalities: tuple[str, ...] = ("camera", "lidar", "imu", "audio")
     seed: int = 0  # torch initialisation, data order and augmentation
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     cache_dir: str = ""  # where generated windows are cached; "" = ~/.cache/robofuse/windows
@@ -62,6 +65,11 @@ class TrainConfig:
             require(weight >= 0, f"loss_{head} must be >= 0, got {weight}")
         require(self.loss_terrain + self.loss_collision + self.loss_slip > 0, "at least one loss weight must be > 0")
         require(self.class_weight_max >= 1, f"class_weight_max must be >= 1, got {self.class_weight_max}")
+        known = ("camera", "lidar", "imu", "audio")
+        unknown = [m for m in self.modalities if m not in known]
+        require(not unknown, f"modalities must be among {list(known)}, got {unknown}")
+        require(len(self.modalities) >= 1, "modalities must name at least one sensor")
+        require(len(set(self.modalities)) == len(self.modalities), f"modalities repeat a sensor: {self.modalities}")
         require(self.threads >= 0, f"threads must be >= 0 (0: torch's default), got {self.threads}")
 
     @classmethod

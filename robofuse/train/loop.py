@@ -48,6 +48,12 @@ def load_windows(seeds: tuple[int, ...], windows: int, cache_dir: str, *, progre
     return {key: np.concatenate([getattr(s, key) for s in sets]) for key in keys}
 
 
+def restrict_mask(mask: npt.NDArray[Any], modalities: tuple[str, ...]) -> npt.NDArray[np.float32]:
+    """``mask`` with every sensor outside ``modalities`` masked (a specialist's view of the data)."""
+    keep = np.array([name in modalities for name in INPUTS], dtype=np.float32)
+    return (mask.astype(np.float32) * keep).astype(np.float32)
+
+
 def input_stds(data: Arrays) -> dict[str, npt.NDArray[np.float32]]:
     """Each input's standard deviation over present windows (per channel for camera and IMU)."""
     stds = {}
@@ -212,6 +218,8 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True) ->
     out.mkdir(parents=True, exist_ok=True)
     train_data = load_windows(config.train_seeds, config.windows_per_seed, config.cache_dir, progress=progress)
     val_data = load_windows(config.val_seeds, config.val_windows_per_seed, config.cache_dir, progress=progress)
+    for data in (train_data, val_data):
+        data["mask"] = restrict_mask(data["mask"], config.modalities)
     with deterministic(config):
         return _fit(config, out, train_data, val_data, progress)
 

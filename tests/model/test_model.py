@@ -153,6 +153,22 @@ def test_a_masked_modalitys_input_cannot_change_any_output(masked: int, garbage:
         assert torch.equal(before[name], after[name]), name
 
 
+@pytest.mark.parametrize("kind", ["gated", "lmf", "tfn", "late", "concat"])
+def test_skipping_the_encoders_of_modalities_masked_in_the_whole_batch_changes_no_output(kind: str) -> None:
+    torch.manual_seed(0)
+    model = FusionModel(FusionModelConfig(fusion=kind)).eval()  # type: ignore[arg-type]
+    inputs = with_mask(model.example_inputs(3), [1, 0, 1, 0])
+    with torch.inference_mode():
+        skipped = model(*inputs)  # eager: LIDAR and audio encoders do not run
+        zeroed = [
+            torch.where(inputs[4][:, i].view(-1, *[1] * (x.dim() - 1)) > 0.5, x, 0.0) for i, x in enumerate(inputs[:4])
+        ]
+        every = torch.stack([enc(x) for enc, x in zip(model.encoders, zeroed, strict=True)], dim=1)
+        reference = model.classify(every, inputs[4])  # every encoder run, as in the exported graph
+    for name in reference:
+        torch.testing.assert_close(skipped[name], reference[name], atol=1e-6, rtol=1e-6)
+
+
 def test_gradients_reach_only_the_present_modalities_encoders() -> None:
     torch.manual_seed(0)
     model = FusionModel().train()

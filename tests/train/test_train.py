@@ -115,6 +115,21 @@ def test_modality_dropout_never_masks_every_present_modality_unless_configured()
     assert (everything.max(axis=1) == 0).any()
 
 
+def test_a_specialist_sees_only_its_sensors_and_leaves_the_other_encoders_untrained(
+    cache: Path, tmp_path: Path
+) -> None:
+    config = dataclasses.replace(tiny(cache), modalities=("imu",))
+    torch.manual_seed(config.seed)
+    initial = weights_of(FusionModel(config.model))  # train() initialises from the same seed
+    result = train(config, tmp_path, progress=False)
+    after = weights_of(result.model)
+    moved = {name for name, value in after.items() if not np.array_equal(value, initial[name])}
+    assert any(name.startswith("encoders.2.") for name in moved)  # the IMU encoder learned
+    others = sorted(n for n in moved if n.startswith("encoders.") and not n.startswith("encoders.2."))
+    assert not others, f"{others} moved although the specialist never sees those sensors"
+    assert result.metrics["terrain_acc"] == result.metrics["terrain_acc_no_camera"]
+
+
 def test_class_weights_are_inverse_frequency_clipped() -> None:
     labels = np.array([0] * 990 + [1] * 10)
     weights = class_weights(labels, 2, clip=20.0)
@@ -158,6 +173,8 @@ def test_an_export_that_disagrees_with_torch_is_refused_and_not_written(
         ({"learning_rate": "fast"}, "expected a number"),
         ({"model": {"fusion": "magic"}}, "use one of"),
         ({"epoch": 3}, "did you mean 'epochs'"),
+        ({"modalities": ["camera", "radar"]}, r"modalities must be among .*'radar'"),
+        ({"modalities": []}, "modalities must name at least one sensor"),
     ],
 )
 def test_bad_config_values_are_clear_errors(data: dict[str, object], message: str) -> None:
@@ -170,9 +187,12 @@ def test_the_cli_merges_yaml_and_flags_into_the_config(tmp_path: Path) -> None:
 
     path = tmp_path / "train.yaml"
     path.write_text("epochs: 3\nmodel:\n  fusion: lmf\n")
-    args = argparse.Namespace(config=path, quick=False, epochs=None, windows_per_seed=7, cache=tmp_path)
+    args = argparse.Namespace(
+        config=path, quick=False, epochs=None, windows_per_seed=7, cache=tmp_path, seed=5, modalities="imu, audio"
+    )
     config = load_config(args)
     assert (config.epochs, config.model.fusion, config.windows_per_seed) == (3, "lmf", 7)
+    assert (config.seed, config.modalities) == (5, ("imu", "audio"))
     assert config.cache_dir == str(tmp_path)
     assert dataclasses.replace(config, epochs=1).epochs == 1
 
