@@ -103,7 +103,8 @@ class FusionModel(nn.Module):
         then costs that sensor's encoder only. Traced and exported graphs always run every encoder.
         """
         present = mask > 0.5  # (B, M)
-        eager = not (torch.jit.is_tracing() or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+        tracing = torch.jit.is_tracing()  # type: ignore[attr-defined,no-untyped-call]  # untyped in torch's stubs
+        eager = not (tracing or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
         feats = []
         for i, (encoder, x) in enumerate(zip(self.encoders, (camera, lidar, imu, audio), strict=True)):
             if eager and not bool(present[:, i].any()):
