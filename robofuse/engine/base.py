@@ -14,7 +14,8 @@ import numpy.typing as npt
 from robofuse.errors import EngineError
 from robofuse.messages import MODALITIES, Window
 
-Backend = Literal["torch", "onnxruntime"]
+Backend = Literal["torch", "onnxruntime", "tensorrt"]
+Precision = Literal["fp32", "fp16"]
 InputSpec = Mapping[str, tuple[int, ...]]  # input name -> shape without the batch axis
 Arrays = dict[str, npt.NDArray[np.float32]]
 
@@ -36,6 +37,9 @@ class EngineConfig:
     ``threads``: intra-op threads (1 keeps batch-1 latency steady on a busy robot computer).
     ``inter_op_threads``: parallel operator threads (onnxruntime; 1 = sequential execution).
     ``cuda``: use the CUDA provider when onnxruntime offers it.
+    ``precision``, ``plan_cache``, ``max_batch``: ``tensorrt`` only: FP32 or FP16 kernels, where
+    built plans are cached (None: ``~/.cache/robofuse/tensorrt``), the largest batch the plan's
+    optimization profile accepts.
     """
 
     backend: Backend
@@ -43,9 +47,18 @@ class EngineConfig:
     threads: int = 1
     inter_op_threads: int = 1
     cuda: bool = True
+    precision: Precision = "fp32"
+    plan_cache: Path | None = None
+    max_batch: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "model", Path(self.model))
+        if self.plan_cache is not None:
+            object.__setattr__(self, "plan_cache", Path(self.plan_cache).expanduser())
+        if self.precision not in get_args(Precision):
+            raise EngineError(f"precision must be one of {list(get_args(Precision))}, got {self.precision!r}")
+        if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, int) or self.max_batch < 1:
+            raise EngineError(f"max_batch must be a whole number of at least 1, got {self.max_batch!r}")
         if self.threads < 1 or self.inter_op_threads < 1:
             raise EngineError(
                 f"threads must be at least 1, got threads={self.threads}, inter_op_threads={self.inter_op_threads}"
@@ -144,4 +157,8 @@ def make_engine(config: EngineConfig) -> Engine:
         from robofuse.engine.torch_backend import TorchEngine
 
         return TorchEngine(config)
+    if config.backend == "tensorrt":
+        from robofuse.engine.tensorrt_backend import TrtEngine
+
+        return TrtEngine(config)
     raise EngineError(f"unknown engine backend {config.backend!r}; choose one of {list(get_args(Backend))}")

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,149 @@ PREPROCESSING: dict[str, Any] = {
         },
     },
 }
+
+
+FP16_SUFFIX = ".fp16.onnx"
+# Max abs difference allowed between the FP16 graph and the float32 one on any output (probabilities
+# and gates in [0, 1]). Measured on the default model: 0.023 (terrain) at worst over 1000 random
+# windows with random masks in ONNX Runtime CPU; about twice that leaves margin for retrained models.
+FP16_TOLERANCE = 5e-2
+_FLOAT, _FLOAT16 = 1, 10  # onnx.TensorProto.FLOAT / FLOAT16 element types
+
+
+def fp16_path(onnx_path: str | Path) -> Path:
+    """Where the FP16 graph of ``model.onnx`` lives: ``model.fp16.onnx`` beside it."""
+    path = Path(onnx_path)
+    return path.with_name(path.stem + FP16_SUFFIX)
+
+
+def export_fp16(onnx_path: str | Path, out_path: str | Path | None = None) -> tuple[Path, dict[str, float]]:
+    """Write an FP16 copy of a checked float32 ONNX graph, inputs and outputs kept float32.
+
+    For TensorRT 11's strongly typed networks, where FP16 comes from the graph rather than a
+    builder flag. The converted graph must agree with the float32 one in ONNX Runtime (CPU) on
+    :func:`random_feeds` within :data:`FP16_TOLERANCE`, else nothing is written.
+
+    Returns:
+        The written path (default ``model.fp16.onnx`` beside the input) and the max abs
+        difference per output.
+
+    Raises:
+        EngineError: onnx/onnxconverter-common missing, the graph unreadable, or the FP16 graph
+            disagreeing with the float32 one.
+    """
+    src = Path(onnx_path)
+    out = Path(out_path) if out_path is not None else fp16_path(src)
+    try:
+        import onnx
+    except ImportError:
+        raise EngineError("FP16 export needs onnx: pip install 'robofuse[train]'") from None
+    try:
+        model = onnx.load(str(src))
+    except Exception as err:  # protobuf decode errors have several kinds
+        raise EngineError(f"cannot read ONNX model {src}: {err}") from None
+    converted = to_fp16_graph(model)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        candidate = Path(tmp) / out.name
+        onnx.save(converted, str(candidate))
+        diffs = compare_graphs(src, candidate)
+        worst = max(diffs, key=lambda k: diffs[k])
+        if not diffs[worst] <= FP16_TOLERANCE:
+            raise EngineError(
+                f"FP16 graph disagrees with {src}: output {worst!r} differs by {diffs[worst]:.3g} "
+                f"(tolerance {FP16_TOLERANCE}); {out} was not written; use fp32"
+            )
+        os.replace(candidate, out)
+    return out, diffs
+
+
+def to_fp16_graph(model: Any) -> Any:
+    """The model with every float32 tensor inside made float16, graph inputs and outputs float32.
+
+    ``convert_float_to_float16(keep_io_types=True)`` (onnxconverter-common 1.16) leaves type
+    errors on this graph (a graph output also consumed inside, a Cast to float writing an output),
+    so the whole graph is converted and the float32 I/O casts are added here instead.
+    """
+    import onnx
+    from onnx import helper
+
+    try:
+        from onnxconverter_common import float16
+    except ImportError:
+        raise EngineError("FP16 export needs onnxconverter-common: pip install 'robofuse[train]'") from None
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    del model.graph.value_info[:]  # the exporter's recorded types go stale once converted; re-inferred
+    float_inputs = [v.name for v in model.graph.input if v.type.tensor_type.elem_type == _FLOAT]
+    float_outputs = [v.name for v in model.graph.output if v.type.tensor_type.elem_type == _FLOAT]
+    with warnings.catch_warnings():  # it warns for every constant clamped to float16's range
+        warnings.simplefilter("ignore", UserWarning)
+        half = float16.convert_float_to_float16(model, keep_io_types=False, disable_shape_infer=False)
+    graph = half.graph
+    for node in graph.node:  # Casts to float32 inside (bool -> float) must now cast to float16
+        for attr in node.attribute:
+            if node.op_type == "Cast" and attr.name == "to" and attr.i == _FLOAT:
+                attr.i = _FLOAT16
+    casts = []
+    for name in float_inputs:
+        inner = f"{name}__fp16"
+        _rename_uses(graph, name, inner)
+        casts.append(helper.make_node("Cast", [name], [inner], to=_FLOAT16, name=f"{inner}_cast"))
+    for name in float_outputs:
+        inner = f"{name}__fp16"
+        _rename_uses(graph, name, inner)
+        for node in graph.node:
+            node.output[:] = [inner if o == name else o for o in node.output]
+        graph.node.append(helper.make_node("Cast", [inner], [name], to=_FLOAT, name=f"{name}_cast"))
+    for i, cast in enumerate(casts):
+        graph.node.insert(i, cast)
+    for value in [*graph.input, *graph.output]:
+        if value.name in float_inputs or value.name in float_outputs:
+            value.type.tensor_type.elem_type = _FLOAT
+    del graph.value_info[:]
+    half = onnx.shape_inference.infer_shapes(half, strict_mode=True)
+    onnx.checker.check_model(half)
+    return half
+
+
+def _rename_uses(graph: Any, old: str, new: str) -> None:
+    """Every node input that reads ``old`` reads ``new`` instead."""
+    for node in graph.node:
+        node.input[:] = [new if i == old else i for i in node.input]
+
+
+def random_feeds(session: Any, batch: int, seed: int = 0) -> dict[str, np.ndarray[Any, Any]]:
+    """Plausible raw windows for a session's inputs: pixels 0-255, ranges 0-50 m, unit noise, random masks."""
+    rng = np.random.default_rng(seed)
+    feeds: dict[str, np.ndarray[Any, Any]] = {}
+    for inp in session.get_inputs():
+        shape = (batch, *inp.shape[1:])
+        if inp.name == "camera":
+            value = rng.integers(0, 256, shape).astype(np.float32)
+        elif inp.name == "lidar":
+            value = rng.uniform(0.0, 50.0, shape).astype(np.float32) * (rng.random(shape) < 0.9)
+        elif inp.name == "audio":
+            value = rng.uniform(-1.0, 1.0, shape).astype(np.float32)
+        elif inp.name == "mask":
+            value = (rng.random(shape) < 0.6).astype(np.float32)
+            value[0], value[-1] = 0.0, 1.0
+        else:
+            value = rng.standard_normal(shape).astype(np.float32)
+        feeds[inp.name] = value
+    return feeds
+
+
+def compare_graphs(reference: Path, candidate: Path, batch: int = CHECK_BATCH * 4) -> dict[str, float]:
+    """Max abs difference per output between two ONNX graphs in ONNX Runtime (CPU) on :func:`random_feeds`."""
+    import onnxruntime as ort
+
+    ref = ort.InferenceSession(str(reference), providers=["CPUExecutionProvider"])
+    try:
+        cand = ort.InferenceSession(str(candidate), providers=["CPUExecutionProvider"])
+    except Exception as err:  # an op ORT's CPU provider has no float16 kernel for, or a type error
+        raise EngineError(f"ONNX Runtime cannot load the converted graph: {err}") from None
+    feeds = random_feeds(ref, batch)
+    names = [o.name for o in ref.get_outputs()]
+    expected = ref.run(names, feeds)
+    got = cand.run(names, feeds)
+    return {name: max_abs_diff(e, g) for name, e, g in zip(names, expected, got, strict=True)}
