@@ -41,7 +41,7 @@ class TensorFusion(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, FusionInfo]:
         """Fuse through the full outer product."""
         present = present_mask(x, mask)
-        z = self.factors(zero_missing(x, present), present)  # (B, M, P) with P = p + 1
+        z = self.factors(guard_missing(x, present), present)  # (B, M, P) with P = p + 1
         t = z[:, 0]  # (B, P)
         for m in range(1, z.shape[1]):
             t = (t.unsqueeze(-1) * z[:, m].unsqueeze(1)).flatten(1)  # (B, P^(m+1)), row-major
@@ -85,7 +85,7 @@ class LowRankFusion(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, FusionInfo]:
         """Fuse through the rank-``rank`` factorization."""
         present = present_mask(x, mask)
-        z = self.factors_in(zero_missing(x, present), present)  # (B, M, P)
+        z = self.factors_in(guard_missing(x, present), present)  # (B, M, P)
         m, rank, p1, out_dim = self.factors.shape
         factors = self.factors.permute(0, 2, 1, 3).reshape(m, p1, rank * out_dim)  # (M, P, rank * O)
         per_modality = torch.bmm(z.transpose(0, 1), factors)  # (M, B, rank * O); bmm: einsum is ~2x slower
@@ -102,3 +102,14 @@ class LowRankFusion(nn.Module):
         for m in range(1, self.factors.shape[0]):
             w = (w.unsqueeze(2) * self.factors[m].unsqueeze(1)).flatten(1, 2)  # (rank, P^(m+1), O)
         return torch.einsum("r,rko->ok", self.fusion_weights, w)  # (O, P^M)
+
+
+def guard_missing(x: Tensor, present: Tensor) -> Tensor:
+    """``x`` with missing modalities zeroed when gradients are recorded, ``x`` itself otherwise.
+
+    :class:`FactorInputs` already puts the constant vector in a missing modality's place, so
+    the forward value never depends on that slot; the zeroing only keeps a NaN there from
+    turning the projection's gradient into NaN. Without autograd (inference, and graphs
+    exported under ``torch.no_grad()``) it is one node of work for nothing.
+    """
+    return zero_missing(x, present) if torch.is_grad_enabled() else x
