@@ -66,6 +66,21 @@ class WindowSet:
         """Every array field by name, in field order."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("seed", "rig_digest")}
 
+    def window(self, i: int) -> Window:
+        """Window ``i`` rebuilt as the runtime's Window (audio back to float32; no stream quality kept)."""
+        inputs = {}
+        for name, (modality, _) in _INPUTS.items():
+            array = getattr(self, name)[i]
+            inputs[modality] = array.astype(np.float32) if array.dtype == np.float16 else array
+        return Window(
+            seq=i,
+            tick_ns=int(self.tick_ns[i]),
+            emitted_ns=int(self.tick_ns[i]),
+            inputs=inputs,
+            mask=self.mask[i],
+            quality={},
+        )
+
     def save(self, path: str | Path) -> None:
         """Write to one uncompressed ``.npz`` (no pickled objects)."""
         payload: dict[str, Any] = {
