@@ -18,3 +18,8 @@ def default_rig_path() -> Path:
 def default_model_path() -> Path:
     """The fusion model that ships inside the package (ONNX; its JSON sidecar lies beside it)."""
     return Path(str(files("robofuse") / "data" / "default_model.onnx"))
+
+
+def default_checkpoint_path() -> Path:
+    """The training checkpoint the shipped model was exported from (torch reference backend, EMAP, GPU bench)."""
+    return Path(str(files("robofuse") / "data" / "default_model.pt"))

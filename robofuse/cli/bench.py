@@ -26,7 +26,11 @@ def add_parser(subparsers: Any) -> None:
         "timed from Window to outputs; a backend that is missing is listed as 'not run' with the reason.",
     )
     p.add_argument("--model", type=Path, help="ONNX model (default: the shipped model)")
-    p.add_argument("--checkpoint", type=Path, help="training checkpoint of the same model, for the torch backend")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="training checkpoint of the same model, for the torch backend (default: the shipped model's)",
+    )
     p.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated subset of {','.join(BACKENDS)}")
     p.add_argument("--batches", default="1,8", help="batch sizes to time (default 1,8)")
     p.add_argument("--calls", type=int, default=300, help="timed calls per backend and batch size (default 300)")
@@ -130,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     if args.calls < 1 or args.threads < 1:
         raise ConfigError(f"--calls and --threads must be at least 1, got {args.calls} and {args.threads}")
     model = args.model or robofuse.default_model_path()
+    if args.checkpoint is None and args.model is None:
+        args.checkpoint = robofuse.default_checkpoint_path()
     if not Path(model).is_file():
         raise ConfigError(f"--model {model} does not exist; pass an ONNX file from robofuse export")
     print(f"generating 64 windows of simulated world {args.seed} ...", file=sys.stderr)

@@ -98,13 +98,16 @@ class FusionModel(nn.Module):
     def encode(self, camera: Tensor, lidar: Tensor, imu: Tensor, audio: Tensor, mask: Tensor) -> Tensor:
         """Each modality's features, a masked modality's input zeroed first: :math:`(B, M, D)`.
 
-        In eager mode, a modality masked in the whole batch skips its encoder and gets zero
+        In eager mode on the CPU, a modality masked in the whole batch skips its encoder and gets zero
         features (the fusion layer ignores them either way); a specialist trained on one sensor
         then costs that sensor's encoder only. Traced and exported graphs always run every encoder.
         """
         present = mask > 0.5  # (B, M)
         tracing = torch.jit.is_tracing()  # type: ignore[attr-defined,no-untyped-call]  # untyped in torch's stubs
-        eager = not (tracing or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export())
+        # on a GPU the check would cost a host sync per sensor and break CUDA graph capture
+        eager = mask.device.type == "cpu" and not (
+            tracing or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
+        )
         feats = []
         for i, (encoder, x) in enumerate(zip(self.encoders, (camera, lidar, imu, audio), strict=True)):
             if eager and not bool(present[:, i].any()):

@@ -69,12 +69,24 @@ def test_robofuse_bench_times_what_runs_and_says_why_the_rest_did_not(
     rows = {r["backend"]: r for r in report["results"]}
     assert [t["batch"] for t in rows["onnxruntime"]["timings"]] == [1, 2]
     assert all(t["median_ms"] > 0 and t["windows_per_s"] > 0 for t in rows["onnxruntime"]["timings"])
-    assert "pass --checkpoint" in rows["torch"]["not_run"]
+    assert [t["batch"] for t in rows["torch"]["timings"]] == [1, 2]  # the shipped checkpoint
     if importlib.util.find_spec("tensorrt") is None:
         assert "JetPack" in rows["tensorrt-fp32"]["not_run"]
     printed = capsys.readouterr().out
     assert "onnxruntime" in printed
-    assert "not run: needs the model's training checkpoint" in printed
+    assert "torch" in printed
+
+
+def test_without_a_checkpoint_for_another_model_torch_is_not_run_and_says_why(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    model = ["--model", str(robofuse.default_model_path())]
+    assert (
+        main(["bench", "--calls", "2", "--batches", "1", "--backends", "onnxruntime,torch", *model, "--json", str(out)])
+        == 0
+    )
+    rows = {r["backend"]: r for r in json.loads(out.read_text())["results"]}
+    assert "pass --checkpoint" in rows["torch"]["not_run"]
+    assert rows["onnxruntime"]["timings"]
 
 
 @pytest.mark.parametrize(
