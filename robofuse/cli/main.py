@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from robofuse import __version__
-from robofuse.cli import dataset, demo, export, snapshot, train
+from robofuse.cli import bench, dataset, demo, evaluate, export, snapshot, train
 from robofuse.errors import RobofuseError
 
-SUBCOMMANDS = (demo, snapshot, dataset, train, export)
+SUBCOMMANDS = (demo, snapshot, dataset, train, export, evaluate, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
