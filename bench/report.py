@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from robofuse.machine import commit, machine
 
 __all__ = ["RESULTS", "commit", "machine", "write"]
 
-RESULTS = Path(__file__).parent / "results"
+# ROBOFUSE_BENCH_RESULTS redirects the JSON (the tests run scripts without touching bench/results)
+RESULTS = Path(os.environ.get("ROBOFUSE_BENCH_RESULTS", Path(__file__).parent / "results"))
 
 
 def write(
