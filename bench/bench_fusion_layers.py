@@ -88,6 +88,23 @@ def cases() -> list[tuple[str, nn.Module, Tensor, Tensor]]:
     return out
 
 
+def whole_model(calls: int) -> list[float]:
+    """Microseconds per batch-1 forward of the shipped model (its checkpoint), all four sensors present."""
+    import robofuse
+    from robofuse.train.checkpoint import load_checkpoint
+
+    model, _, _ = load_checkpoint(robofuse.default_checkpoint_path())
+    camera, lidar, imu, audio, mask = model.example_inputs(1)
+    samples: list[float] = []
+    with torch.inference_mode():
+        for i in range(calls + 50):
+            t0 = time.perf_counter_ns()
+            model(camera, lidar, imu, audio, mask)
+            if i >= 50:
+                samples.append((time.perf_counter_ns() - t0) / 1e3)
+    return samples
+
+
 def main() -> None:
     """Run the benchmark, print a table and write bench/results/fusion_layers.json."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -105,6 +122,12 @@ def main() -> None:
         print(f"{name:42s} {median:10.1f} {p99:10.1f}")
         if name == "lmf 3x128 (MultiBench setting)":
             headline = samples
+    model = whole_model(max(200, args.calls // 10))
+    layers["whole default model (shipped checkpoint)"] = {
+        "median_us": round(float(np.median(model)), 1),
+        "p99_us": round(float(np.percentile(model, 99)), 1),
+    }
+    print(f"{'whole default model':42s} {np.median(model):10.1f} {np.percentile(model, 99):10.1f}")
     extra = {
         "headline": "lmf 3x128 rank 4, batch 1; every layer's figures are in 'layers'",
         "layers": layers,
