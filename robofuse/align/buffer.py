@@ -89,6 +89,10 @@ class AlignmentBuffer:
             return FrameTrack(stream, sync, self.config, (int(s.height), int(s.width), 3))
         return FrameTrack(stream, sync, self.config, (self.config.lidar_rows, self.config.lidar_cols))
 
+    def window_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each modality's array shape in the windows this buffer emits (modality name -> shape)."""
+        return {track.stream.modality.value: tuple(track.shape) for track in self._by_name.values()}
+
     # --- input ------------------------------------------------------------------------------
     def push(self, item: SourceItem) -> ClockJump | None:
         """Take one item from a source, in arrival order."""

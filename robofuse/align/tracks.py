@@ -29,6 +29,8 @@ GAP_PERIODS = 1.5  # a hole longer than this many nominal periods is a gap
 class Track(abc.ABC):
     """History and window-building for one stream."""
 
+    shape: tuple[int, ...]  # the array each window gets from this stream
+
     def __init__(self, stream: StreamConfig, sync: ClockSync, config: AlignmentConfig) -> None:
         self.stream = stream
         self.sync = sync

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from robofuse.align.buffer import AlignmentBuffer
+from robofuse.cli.demo_model import ModelStats
 from robofuse.cli.stream_stats import StreamStats
+from robofuse.engine.base import Engine
 from robofuse.messages import MODALITIES, RejectedSample, SourceItem, Window
 from robofuse.sim.rig import SimRig
 
@@ -44,12 +46,15 @@ class DemoSession:
     buffer: AlignmentBuffer
     stats: dict[str, StreamStats]
     windows: WindowStats = field(default_factory=WindowStats)
+    engine: Engine | None = None  # the fusion model; None runs alignment only
+    model: ModelStats = field(default_factory=ModelStats)
     now_ns: int = 0
 
     @classmethod
-    def start(cls, sim: SimRig) -> DemoSession:
-        """A session over ``sim`` (not yet opened)."""
-        return cls(sim, AlignmentBuffer(sim.rig), {s.name: StreamStats(s.name) for s in sim.rig.streams})
+    def start(cls, sim: SimRig, engine: Engine | None = None) -> DemoSession:
+        """A session over ``sim`` (not yet opened), running ``engine`` on every window when given."""
+        stats = {s.name: StreamStats(s.name) for s in sim.rig.streams}
+        return cls(sim, AlignmentBuffer(sim.rig), stats, engine=engine)
 
     def take(self, item: SourceItem) -> None:
         """Account for one item: statistics, truth, alignment, and any windows it released."""
@@ -61,6 +66,8 @@ class DemoSession:
         self.buffer.push(item)
         for window in self.buffer.poll(item.recv_ns):
             self.windows.update(window)
+            if self.engine is not None:
+                self.model.run(self.engine, window, self.sim.world.truth(window.tick_ns))
 
     def true_offset_s(self, stream: str) -> float:
         """The simulator's true clock offset (sensor minus host) of ``stream`` now."""

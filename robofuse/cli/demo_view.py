@@ -70,6 +70,24 @@ def windows_text(session: DemoSession) -> Text:
     )
 
 
+def model_text(session: DemoSession) -> Text:
+    """The fusion model's last prediction, its gates, inference time, and terrain accuracy so far."""
+    m = session.model
+    if m.last is None:
+        return Text("fusion model: no window yet")
+    p = m.last
+    said = (
+        f"terrain {p.terrain} ({p.terrain_p:.2f}), collision {p.collision_p:.2f}, slip {p.slip_p:.2f}"
+        if p.usable
+        else "NOTHING USABLE (every sensor masked)"
+    )
+    return Text(
+        f"fusion model: {said}; gates {m.gates_text()}; inference median {m.latency_ms(50):.2f} ms, "
+        f"p99 {m.latency_ms(99):.2f} ms; terrain right in {m.accuracy():.1%} of {m.scored} windows"
+        f"{f', {m.unusable} unusable' if m.unusable else ''}"
+    )
+
+
 def truth_table(truth: GroundTruth) -> Table:
     """The labels and conditions at this instant, straight from the simulator."""
     table = Table(title="ground truth (from the simulator, not estimated)", title_justify="left", style="magenta")
@@ -99,8 +117,10 @@ def live_view(session: DemoSession, faults: str) -> Group:
         header,
         streams_table(session),
         windows_text(session),
-        truth_table(session.sim.world.truth(session.now_ns)),
     ]
+    if session.engine is not None:
+        parts.append(model_text(session))
+    parts.append(truth_table(session.sim.world.truth(session.now_ns)))
     if faults:
         parts.append(Text(f"injected faults: {faults}", style="yellow"))
     for st in session.stats.values():
@@ -117,9 +137,14 @@ def status_line(session: DemoSession) -> str:
     errors = " ".join(f"{s.name}={session.offset_error_ms(s.name):+.2f}" for s in session.sim.rig.streams)
     truth = session.sim.world.truth(now)
     mask = "".join("1" if v > 0.5 else "0" for v in session.windows.last_mask)
+    model = ""
+    if session.engine is not None and session.model.last is not None:
+        m, p = session.model, session.model.last
+        said = f"{p.terrain}({p.terrain_p:.2f})" if p.usable else "UNUSABLE"
+        model = f" | model: {said} acc={m.accuracy():.1%} infer p50={m.latency_ms(50):.2f}ms"
     return (
         f"t={now / 1e9:6.2f}s {rates} | map error ms {errors} | windows={session.windows.emitted}"
         f" latency p50={session.windows.latency_ms(50):.1f}ms mask={mask} | truth: terrain={truth.terrain.name.lower()}"
         f" light={truth.light.name.lower()} wind={'yes' if truth.wind else 'no'} slip={'yes' if truth.slip else 'no'}"
-        f" collision={'yes' if truth.collision else 'no'} speed={truth.body_speed_mps:.2f}m/s"
+        f" collision={'yes' if truth.collision else 'no'} speed={truth.body_speed_mps:.2f}m/s{model}"
     )
