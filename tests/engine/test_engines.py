@@ -21,6 +21,7 @@ from robofuse.train.export import export_onnx  # noqa: E402
 from robofuse.train.loop import save_checkpoint  # noqa: E402
 
 BACKENDS = ("torch", "onnxruntime")
+CONTRACT_BACKENDS = (*BACKENDS, "tensorrt")  # the contract runs on every backend this machine has
 KINDS: tuple[FusionKind, ...] = get_args(FusionKind)
 PARITY_WINDOWS, PARITY_BATCH, PARITY_TOL = 1000, 125, 1e-4
 
@@ -40,7 +41,7 @@ class ModelFiles:
             ckpt, onnx = self.root / f"{kind}.pt", self.root / f"{kind}.onnx"
             save_checkpoint(ckpt, model, config, 0, {"terrain_acc": 0.0})
             export_onnx(model, config, onnx, {})
-            self.built[kind] = {"torch": ckpt, "onnxruntime": onnx}
+            self.built[kind] = {"torch": ckpt, "onnxruntime": onnx, "tensorrt": onnx}
         return self.built[kind]
 
 
@@ -49,9 +50,20 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> ModelFiles:
     return ModelFiles(tmp_path_factory.mktemp("engines"))
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def engine(request: pytest.FixtureRequest, models: ModelFiles) -> Engine:
+def require_tensorrt() -> None:
+    """Skip unless TensorRT and a CUDA GPU are both here."""
+    pytest.importorskip("tensorrt", reason="TensorRT is not installed (it ships with JetPack on a Jetson)")
+    if not torch.cuda.is_available():
+        pytest.skip("the tensorrt backend needs a CUDA GPU; torch sees none")
+
+
+@pytest.fixture(scope="module", params=CONTRACT_BACKENDS)
+def engine(request: pytest.FixtureRequest, models: ModelFiles, tmp_path_factory: pytest.TempPathFactory) -> Engine:
     backend = request.param
+    if backend == "tensorrt":
+        require_tensorrt()
+        plans = tmp_path_factory.mktemp("plans")
+        return make_engine(EngineConfig(backend="tensorrt", model=models("gated")["tensorrt"], plan_cache=plans))
     return make_engine(EngineConfig(backend=backend, model=models("gated")[backend]))
 
 
