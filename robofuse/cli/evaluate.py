@@ -27,7 +27,7 @@ def add_parser(subparsers: Any) -> None:
         default=[],
         metavar="NAME=PATH",
         help="a model to evaluate (repeatable): model.onnx, a best.pt, or a directory of seed*/best.pt "
-        "(summarised over seeds); default: default=<the shipped ONNX model>",
+        "(summarised over seeds); default: default=<the shipped model's checkpoint, or its ONNX without torch>",
     )
     p.add_argument(
         "--fusion",
@@ -70,15 +70,26 @@ def parse_seeds(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(seeds))
 
 
+def default_model() -> Path:
+    """The shipped model: its checkpoint where torch is installed (features cached, EMAP), else its ONNX file."""
+    import importlib.util
+
+    import robofuse
+
+    checkpoint = robofuse.default_checkpoint_path()
+    if importlib.util.find_spec("torch") is not None and checkpoint.is_file():
+        return checkpoint
+    return robofuse.default_model_path()
+
+
 def model_specs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
     """ModelSpecs from --model and --fusion, and what could not be found (for the report)."""
-    import robofuse
     from robofuse.evaluate.models import ModelSpec
     from robofuse.evaluate.specialists import discover_fusion, seed_checkpoints
 
     specs: list[ModelSpec] = []
     missing: list[str] = []
-    for item in args.model or ([] if args.fusion else [f"default={robofuse.default_model_path()}"]):
+    for item in args.model or ([] if args.fusion else [f"default={default_model()}"]):
         name, sep, path_text = item.partition("=")
         if not sep or not name or not path_text:
             raise ConfigError(f"--model {item!r}: expected NAME=PATH")
