@@ -21,7 +21,9 @@ class OrtEngine(Engine):
 
     Session: ``intra_op_num_threads=threads``, sequential execution, ``inter_op_num_threads``
     from the config, every graph optimization. ``run()`` is used rather than I/O binding: on
-    CPU with numpy inputs binding saves no copy worth measuring at these sizes.
+    the CPU, binding saves the same ~3.5 µs per call whatever the graph (bench_engines.py: a
+    no-op graph 6.1 -> 2.8 µs, the LMF layer 16.5 -> 12.9 µs), which is 0.6% of the shipped
+    model's 0.6 ms; it pays off for tiny graphs and for CUDA, where it keeps tensors on the device.
     """
 
     def __init__(self, config: EngineConfig) -> None:
