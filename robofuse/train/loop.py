@@ -117,6 +117,24 @@ def add_faults(batch: Arrays, p: float, rng: np.random.Generator) -> None:
             batch["mask"][j, i] = 0.0
 
 
+def random_subsets(mask: npt.NDArray[np.float32], rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    """Each window's mask replaced by a uniformly drawn non-empty subset of its present sensors.
+
+    Every present sensor is kept with probability 1/2 and an empty draw is drawn again, which
+    is uniform over the 2^k - 1 non-empty subsets of k present sensors. Windows with nothing
+    present stay empty.
+    """
+    present = mask > 0.5
+    out = np.zeros_like(mask, dtype=np.float32)
+    todo = np.flatnonzero(present.any(axis=1))
+    while len(todo):
+        draw = present[todo] & (rng.random((len(todo), mask.shape[1])) < 0.5)
+        done = draw.any(axis=1)
+        out[todo[done]] = draw[done]
+        todo = todo[~done]
+    return out
+
+
 def make_batch(data: Arrays, index: npt.NDArray[np.int64]) -> Arrays:
     """Float32 copies of the inputs and mask, and the labels, of the windows at ``index``."""
     batch = {name: data[name][index].astype(np.float32) for name in (*INPUTS, "mask")}
@@ -128,7 +146,11 @@ def augment(batch: Arrays, stds: dict[str, Any], config: TrainConfig, rng: np.ra
     """Faults, noise and modality dropout, in place on a batch from :func:`make_batch`."""
     add_faults(batch, config.fault_prob, rng)
     add_noise(batch, stds, config, rng)
-    batch["mask"] = drop_modalities(batch["mask"], config.modality_dropout, config.drop_all_allowed, rng)
+    mask = drop_modalities(batch["mask"], config.modality_dropout, config.drop_all_allowed, rng)
+    if config.subset_dropout > 0:
+        subsets = random_subsets(batch["mask"], rng)
+        mask = np.where((rng.random(len(mask)) < config.subset_dropout)[:, None], subsets, mask).astype(np.float32)
+    batch["mask"] = mask
     return batch
 
 

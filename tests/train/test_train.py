@@ -24,6 +24,7 @@ from robofuse.train.loop import (  # noqa: E402
     load_windows,
     loss_fn,
     make_batch,
+    random_subsets,
     to_tensors,
     train,
 )
@@ -128,6 +129,23 @@ def test_a_specialist_sees_only_its_sensors_and_leaves_the_other_encoders_untrai
     others = sorted(n for n in moved if n.startswith("encoders.") and not n.startswith("encoders.2."))
     assert not others, f"{others} moved although the specialist never sees those sensors"
     assert result.metrics["terrain_acc"] == result.metrics["terrain_acc_no_camera"]
+
+
+def test_random_subsets_are_uniform_over_the_non_empty_subsets_of_the_present_sensors() -> None:
+    rng = np.random.default_rng(0)
+    mask = np.ones((30000, 4), np.float32)
+    mask[:10000, 2:] = 0.0  # camera and LIDAR only: 3 non-empty subsets
+    mask[-100:] = 0.0  # nothing present stays nothing
+    out = random_subsets(mask, rng)
+    assert np.all(out <= mask)
+    assert np.all(out[:-100].max(axis=1) == 1.0)
+    assert np.all(out[-100:] == 0.0)
+    _, counts = np.unique(out[:10000, :2], axis=0, return_counts=True)
+    assert len(counts) == 3
+    assert np.all(np.abs(counts / 10000 - 1 / 3) < 0.02)
+    _, counts = np.unique(out[10000:-100], axis=0, return_counts=True)
+    assert len(counts) == 15
+    assert np.all(np.abs(counts / counts.sum() - 1 / 15) < 0.01)
 
 
 def test_class_weights_are_inverse_frequency_clipped() -> None:
