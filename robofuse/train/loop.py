@@ -172,6 +172,25 @@ def loss_fn(out: dict[str, torch.Tensor], batch: Arrays, weights: dict[str, torc
     return total
 
 
+SUBSETS = torch.tensor(
+    [[(bits >> i) & 1 for i in range(len(INPUTS))] for bits in range(1, 2 ** len(INPUTS))], dtype=torch.float32
+)  # (15, 4): every non-empty subset of the sensors
+
+
+def step_loss(model: FusionModel, batch: Arrays, weights: dict[str, torch.Tensor], config: TrainConfig) -> Any:
+    """The loss of one batch: on its (augmented) mask, plus ``subset_loss`` x the mean over the 15 subsets of it.
+
+    The encoders run once; each subset only re-runs fusion and heads on the same features.
+    """
+    camera, lidar, imu, audio, mask = to_tensors(batch)
+    feats = model.encode(camera, lidar, imu, audio, mask)  # (B, M, D)
+    loss = loss_fn(model.classify(feats, mask), batch, weights, config)
+    if config.subset_loss > 0:
+        per_subset = [loss_fn(model.classify(feats, mask * keep), batch, weights, config) for keep in SUBSETS]
+        loss = loss + config.subset_loss * torch.stack(per_subset).mean()
+    return loss
+
+
 def balanced_accuracy(pred: npt.NDArray[Any], target: npt.NDArray[Any]) -> float:
     """Mean per-class recall over the classes present in ``target``."""
     recalls = [float(np.mean(pred[target == c] == c)) for c in np.unique(target)]
@@ -266,7 +285,7 @@ def _fit(config: TrainConfig, out: Path, train_data: Arrays, val_data: Arrays, p
             for step in range(steps):
                 index = order[step * config.batch_size : (step + 1) * config.batch_size]
                 batch = augment(make_batch(train_data, index), stds, config, rng)
-                loss = loss_fn(model(*to_tensors(batch)), batch, weights, config)
+                loss = step_loss(model, batch, weights, config)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

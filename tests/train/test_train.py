@@ -25,6 +25,7 @@ from robofuse.train.loop import (  # noqa: E402
     loss_fn,
     make_batch,
     random_subsets,
+    step_loss,
     to_tensors,
     train,
 )
@@ -101,6 +102,24 @@ def test_the_loss_decreases_over_a_few_steps_on_a_fixed_batch(cache: Path) -> No
         optimizer.step()
         losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_the_subset_loss_adds_the_mean_loss_of_all_fifteen_sensor_subsets(cache: Path) -> None:
+    config = tiny(cache)
+    data = load_windows(config.train_seeds, config.windows_per_seed, config.cache_dir)
+    batch = make_batch(data, np.arange(0, 60, 4))
+    batch["mask"][:3, 1] = 0.0  # a few windows without LIDAR: their LIDAR subsets are empty
+    torch.manual_seed(0)
+    model = FusionModel(SMALL_MODEL).eval()  # eval: BatchNorm does not move between the calls
+    weights = {h: class_weights(data[h], len(SMALL_MODEL.heads[h]), 20.0) for h in ("terrain", "collision", "slip")}
+    plain = float(step_loss(model, batch, weights, config))
+    assert plain == pytest.approx(float(loss_fn(model(*to_tensors(batch)), batch, weights, config)), rel=1e-6)
+    losses = []
+    for bits in range(1, 16):
+        sub = {**batch, "mask": batch["mask"] * np.array([(bits >> i) & 1 for i in range(4)], np.float32)}
+        losses.append(float(loss_fn(model(*to_tensors(sub)), sub, weights, config)))
+    both = float(step_loss(model, batch, weights, dataclasses.replace(config, subset_loss=0.5)))
+    assert both == pytest.approx(plain + 0.5 * np.mean(losses), rel=1e-5)
 
 
 def test_modality_dropout_never_masks_every_present_modality_unless_configured() -> None:
