@@ -86,11 +86,11 @@ class LidarEncoder(nn.Module):
         - Output: :math:`(B, D)`.
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, residual: bool = False) -> None:
         super().__init__()
-        self.pre = LidarPreprocess()
+        self.pre = LidarPreprocess(residual)
         self.convs = nn.Sequential(
-            CircularConv2d(2, 16, (1, 2)),
+            CircularConv2d(self.pre.channels, 16, (1, 2)),
             CircularConv2d(16, 32, 2),
             CircularConv2d(32, 64, 2),
             CircularConv2d(64, 64, 2),

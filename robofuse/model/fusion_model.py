@@ -30,6 +30,7 @@ class FusionModelConfig:
     lidar_shape: tuple[int, int] = (16, 360)  # rows, 1-degree azimuth columns; metres
     imu_shape: tuple[int, int] = (200, 10)  # 1 s at 200 Hz; gyro, accel, quaternion xyzw
     audio_shape: tuple[int] = (8000,)  # 0.5 s at 16 kHz
+    lidar_residual: bool = False  # a third LIDAR channel: the ranges' high-pass residual (ground roughness)
 
     @property
     def heads(self) -> dict[str, tuple[str, ...]]:
@@ -76,7 +77,9 @@ class FusionModel(nn.Module):
         super().__init__()
         self.config = config = config or FusionModelConfig()
         d = config.dim
-        self.encoders = nn.ModuleList([CameraEncoder(d), LidarEncoder(d), ImuEncoder(d), AudioEncoder(d)])
+        self.encoders = nn.ModuleList(
+            [CameraEncoder(d), LidarEncoder(d, config.lidar_residual), ImuEncoder(d), AudioEncoder(d)]
+        )
         self.fusion = make_fusion(
             FusionConfig(
                 kind=config.fusion,

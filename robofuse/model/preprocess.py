@@ -113,12 +113,36 @@ class LidarPreprocess(nn.Module):
         - Output: :math:`(B, 2, R, C)`.
     """
 
+    def __init__(self, residual: bool = False) -> None:
+        super().__init__()
+        self.residual = residual
+        self.channels = 3 if residual else 2
+
     def forward(self, x: Tensor) -> Tensor:
-        """Compress the ranges and add the validity channel."""
+        """Compress the ranges and add the validity channel (and the roughness residual if asked)."""
         r = x.clamp(0.0, LIDAR_MAX_RANGE_M)
         scaled = torch.log1p(r) / math.log1p(LIDAR_MAX_RANGE_M)  # (B, R, C) in [0, 1]
         valid = (r > 0).to(x.dtype)  # (B, R, C)
-        return torch.stack([scaled, valid], dim=1)  # (B, 2, R, C)
+        if not self.residual:
+            return torch.stack([scaled, valid], dim=1)  # (B, 2, R, C)
+        return torch.stack([scaled, valid, azimuth_residual(r, valid)], dim=1)  # (B, 3, R, C)
+
+
+# Relative second difference along azimuth, scaled so ground roughness of 1-3 cm at 2-10 m
+# (a 1-10% range change on a grazing ring) spans about [-1, 1]; clipped so edges do not dominate.
+RESIDUAL_SCALE = 20.0
+
+
+def azimuth_residual(r: Tensor, valid: Tensor) -> Tensor:
+    """``(r - mean of its azimuth neighbours) / r``, scaled and clipped; 0 where any of the three has no return.
+
+    The log-compressed range channel keeps the metre-scale layout; ground roughness moves a
+    grazing ring's range by centimetres, 0.4% of that channel. This high-pass channel isolates it.
+    """
+    left, right = torch.roll(r, 1, dims=-1), torch.roll(r, -1, dims=-1)  # azimuth wraps
+    ok = valid * torch.roll(valid, 1, dims=-1) * torch.roll(valid, -1, dims=-1)
+    rel = (r - 0.5 * (left + right)) / r.clamp(min=0.5)
+    return (rel * RESIDUAL_SCALE).clamp(-1.0, 1.0) * ok
 
 
 class ImuPreprocess(nn.Module):

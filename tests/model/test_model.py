@@ -74,6 +74,38 @@ def test_lidar_keeps_no_return_at_zero_and_marks_it_invalid() -> None:
     assert out[0, 1, 0].tolist() == [0.0, 1.0, 1.0, 1.0]
 
 
+def test_the_roughness_residual_is_zero_on_a_smooth_ring_and_marks_a_bump_and_missing_returns() -> None:
+    ring = torch.full((1, 1, 12), 4.0)
+    out = pp.LidarPreprocess(residual=True)(ring)  # (1, 3, 1, 12)
+    assert out.shape == (1, 3, 1, 12)
+    assert out[0, 2].abs().max() == 0.0  # a smooth ring has no residual
+    bumped = ring.clone()
+    bumped[0, 0, 5] = 4.02  # 2 cm further: 0.02 / 4.02 x 20
+    res = pp.LidarPreprocess(residual=True)(bumped)[0, 2, 0]
+    assert res[5] == pytest.approx(0.02 / 4.02 * 20, rel=1e-4)
+    assert res[4] == pytest.approx(-0.05, rel=1e-3)
+    assert res[0] == 0.0
+    holed = ring.clone()
+    holed[0, 0, 0] = 0.0  # no return: it and its two neighbours (azimuth wraps) give no residual
+    res = pp.LidarPreprocess(residual=True)(holed)[0, 2, 0]
+    assert res[[11, 0, 1]].tolist() == [0.0, 0.0, 0.0]
+    torch.testing.assert_close(pp.LidarPreprocess(residual=True)(holed)[:, :2], pp.LidarPreprocess()(holed))
+
+
+def test_a_model_with_the_residual_channel_exports_and_matches_onnx_runtime(tmp_path: Path) -> None:
+    ort = pytest.importorskip("onnxruntime", reason="the export check runs the graph in onnxruntime")
+    from robofuse.train.config import TrainConfig
+    from robofuse.train.export import export_onnx
+
+    torch.manual_seed(0)
+    config = TrainConfig(model=FusionModelConfig(lidar_residual=True))
+    model = FusionModel(config.model).eval()
+    sidecar = export_onnx(model, config, tmp_path / "m.onnx", {})  # refuses to write on a mismatch
+    assert sidecar.is_file()
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == list(INPUT_NAMES)
+
+
 def test_imu_at_rest_reads_one_g_and_keeps_the_quaternion() -> None:
     row = torch.tensor([0.0, 0.0, np.pi, 0.0, 0.0, 9.80665, 0.0, 0.0, 0.0, 1.0])
     out = pp.ImuPreprocess()(row.view(1, 1, 10))  # (1, 10, 1)
