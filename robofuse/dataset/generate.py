@@ -24,6 +24,7 @@ import numpy.typing as npt
 from robofuse.align.buffer import AlignmentBuffer
 from robofuse.errors import ConfigError
 from robofuse.messages import Modality, Window
+from robofuse.progress import Bar
 from robofuse.sim.rig import SimRig
 from robofuse.sim.world import World
 
@@ -164,7 +165,7 @@ def generate(seed: int, windows: int, *, progress: bool = False) -> WindowSet:
     cols = _Columns()
     buf = AlignmentBuffer(rig)
     sim = SimRig(rig)
-    with _Progress(windows, seed, progress) as bar, sim:
+    with Bar(f"seed {seed}", windows, progress, unit="windows") as bar, sim:
         done = 0
         for item in sim:
             buf.push(item)
@@ -175,56 +176,6 @@ def generate(seed: int, windows: int, *, progress: bool = False) -> WindowSet:
                 if done == windows:
                     return cols.stack(seed, rig_digest(rig))
     raise RuntimeError("robofuse bug: the simulated rig ended before enough windows")  # SimRig runs forever
-
-
-class _Progress:
-    """A rich progress bar when ``enabled`` (imported only then), otherwise nothing."""
-
-    def __init__(self, total: int, seed: int, enabled: bool) -> None:
-        self.total, self.seed, self.enabled = total, seed, enabled
-        self._bar: object = None
-        self._task: object = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            bar = Progress(
-                TextColumn(f"seed {self.seed}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("windows"),
-                TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-            )
-            bar.__enter__()
-            self._task = bar.add_task("generate", total=self.total, rate="")
-            self._bar = bar
-        return self
-
-    def advance(self) -> None:
-        """One more window."""
-        from rich.progress import Progress, TaskID
-
-        if isinstance(self._bar, Progress) and isinstance(self._task, int):
-            task = TaskID(self._task)
-            self._bar.advance(task)
-            speed = self._bar.tasks[task].speed
-            self._bar.update(task, rate="" if speed is None else f"{speed:.0f}/s")
-
-    def __exit__(self, *exc: object) -> None:
-        from rich.progress import Progress
-
-        if isinstance(self._bar, Progress):
-            self._bar.__exit__(None, None, None)
 
 
 def cache_path(seed: int, windows: int, cache_dir: str | Path) -> Path:

@@ -11,9 +11,9 @@ import numpy.typing as npt
 
 from robofuse.evaluate.data import HEADS, SENSORS, Arrays, batches, float_inputs
 from robofuse.evaluate.models import EvalModel, TorchModel
-from robofuse.evaluate.progress import Bar
 from robofuse.evaluate.robustness import LEVELS, TARGETS, noise_inputs, unit_noise
 from robofuse.evaluate.subsets import Subset, all_subsets, head_metrics, subset_mask, subset_name, usable_rows
+from robofuse.progress import Bar
 
 
 @dataclass

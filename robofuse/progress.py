@@ -1,4 +1,4 @@
-"""A rich progress bar over a known number of steps, or nothing when disabled."""
+"""A rich progress bar over a known number of steps with its rate, or nothing when disabled."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 
 class Bar:
-    """``with Bar("what", total, enabled) as bar: bar.advance()``; rich is imported only when enabled."""
+    """``with Bar("what", total, enabled, unit="windows") as bar: bar.advance()``; rich only when enabled."""
 
-    def __init__(self, label: str, total: int, enabled: bool) -> None:
-        self.label, self.total, self.enabled = label, total, enabled
+    def __init__(self, label: str, total: int, enabled: bool, unit: str = "") -> None:
+        self.label, self.total, self.enabled, self.unit = label, total, enabled, unit
         self._bar: Any = None
 
     def __enter__(self) -> Bar:
@@ -27,17 +27,22 @@ class Bar:
                 TextColumn(self.label),
                 BarColumn(),
                 MofNCompleteColumn(),
+                TextColumn(self.unit),
+                TextColumn("{task.fields[rate]}"),
                 TimeElapsedColumn(),
                 TimeRemainingColumn(),
             )
             self._bar.__enter__()
-            self._bar.add_task(self.label, total=self.total)
+            self._bar.add_task(self.label, total=self.total, rate="")
         return self
 
     def advance(self, steps: int = 1) -> None:
-        """``steps`` more done."""
+        """``steps`` more done; the rate shown follows rich's running estimate."""
         if self._bar is not None:
-            self._bar.advance(self._bar.task_ids[0], steps)
+            task = self._bar.task_ids[0]
+            self._bar.advance(task, steps)
+            speed = self._bar.tasks[0].speed
+            self._bar.update(task, rate="" if speed is None else f"{speed:.0f}/s")
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
