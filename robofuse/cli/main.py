@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from robofuse import __version__
-from robofuse.cli import bench, dataset, demo, evaluate, export, snapshot, train
+from robofuse.cli import bench, dataset, demo, evaluate, export, snapshot, sweep, train
 from robofuse.errors import RobofuseError
 
-SUBCOMMANDS = (demo, snapshot, dataset, train, export, evaluate, bench)
+SUBCOMMANDS = (demo, snapshot, dataset, train, sweep, export, evaluate, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,8 @@ import yaml
 
 from robofuse.errors import ConfigError
 
+FUSIONS = ("concat", "late", "gated", "tfn", "lmf")  # FusionKind's values, without importing torch
+
 
 def add_parser(subparsers: Any) -> None:
     """Register ``train`` and its options."""
@@ -32,6 +34,9 @@ def add_parser(subparsers: Any) -> None:
         metavar="LIST",
         help="train a specialist on these sensors only, comma-separated (e.g. camera,imu); the rest stay masked",
     )
+    p.add_argument("--fusion", choices=FUSIONS, help="override the fusion layer (model.fusion)")
+    p.add_argument("--device", help="train on cpu (default), cuda or cuda:N; the same seed sees the same data on each")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--cache", type=Path, metavar="DIR", help="window cache (default ~/.cache/robofuse/windows)")
     p.add_argument("--quick", action="store_true", help="a tiny smoke run: 2 seeds x 40 windows, 1 epoch, export")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -53,12 +58,20 @@ def load_config(args: argparse.Namespace) -> Any:
         if not isinstance(data, dict):
             raise ConfigError(f"{args.config}: expected a mapping of TrainConfig keys")
         config = build(TrainConfig, {**_plain(base), **data}, str(args.config))
-    flags: dict[str, Any] = {"epochs": args.epochs, "windows_per_seed": args.windows_per_seed, "seed": args.seed}
+    flags: dict[str, Any] = {
+        "epochs": args.epochs,
+        "windows_per_seed": args.windows_per_seed,
+        "seed": args.seed,
+        "device": args.device,
+        "threads": args.threads,
+    }
     flags = {k: v for k, v in flags.items() if v is not None}
     if args.modalities is not None:
         flags["modalities"] = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
     if args.cache is not None:
         flags["cache_dir"] = str(args.cache)
+    if getattr(args, "fusion", None) is not None:
+        flags["model"] = dataclasses.replace(config.model, fusion=args.fusion)
     try:
         return dataclasses.replace(config, **flags)
     except ValueError as err:

@@ -14,6 +14,7 @@ digits, ample for a log-mel front end). About 50 kB a window: 10,000 windows tak
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,7 +202,7 @@ def cached(seed: int, windows: int, cache_dir: str | Path, *, progress: bool = F
             return data
     data = generate(seed, windows, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # parallel trainings may fill one cache
     data.save(tmp)
     tmp.replace(path)  # atomic: a crash never leaves a half-written cache entry under the real name
     return data

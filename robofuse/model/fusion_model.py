@@ -101,14 +101,17 @@ class FusionModel(nn.Module):
     def encode(self, camera: Tensor, lidar: Tensor, imu: Tensor, audio: Tensor, mask: Tensor) -> Tensor:
         """Each modality's features, a masked modality's input zeroed first: :math:`(B, M, D)`.
 
-        In eager mode on the CPU, a modality masked in the whole batch skips its encoder and gets zero
-        features (the fusion layer ignores them either way); a specialist trained on one sensor
-        then costs that sensor's encoder only. Traced and exported graphs always run every encoder.
+        In eager mode on the CPU, or in training on any device, a modality masked in the whole batch
+        skips its encoder and gets zero features (the fusion layer ignores them either way); a
+        specialist trained on one sensor then costs that sensor's encoder only, and the others'
+        weights get no gradient, so weight decay leaves them alone. Traced and exported graphs
+        always run every encoder.
         """
         present = mask > 0.5  # (B, M)
         tracing = torch.jit.is_tracing()  # type: ignore[attr-defined,no-untyped-call]  # untyped in torch's stubs
-        # on a GPU the check would cost a host sync per sensor and break CUDA graph capture
-        eager = mask.device.type == "cpu" and not (
+        # GPU inference skips the check: it would cost a host sync per sensor and break CUDA graph
+        # capture; in training the sync is small beside a backward pass
+        eager = (mask.device.type == "cpu" or torch.is_grad_enabled()) and not (
             tracing or torch.compiler.is_compiling() or torch.onnx.is_in_onnx_export()
         )
         feats = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from robofuse.model.fusion_model import FusionModelConfig
@@ -46,6 +47,9 @@ class TrainConfig:
     modalities: tuple[str, ...] = ("camera", "lidar", "imu", "audio")
     seed: int = 0  # torch initialisation, data order and augmentation
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    # where the model trains: "cpu", "cuda" or "cuda:N". Augmentation stays on the CPU with the
+    # same NumPy draws, so a GPU run sees exactly the data a CPU run sees; only the arithmetic differs
+    device: str = "cpu"
     cache_dir: str = ""  # where generated windows are cached; "" = ~/.cache/robofuse/windows
 
     def __post_init__(self) -> None:
@@ -79,6 +83,10 @@ class TrainConfig:
         require(len(set(self.modalities)) == len(self.modalities), f"modalities repeat a sensor: {self.modalities}")
         require(self.subset_loss >= 0, f"subset_loss must be >= 0, got {self.subset_loss}")
         require(self.threads >= 0, f"threads must be >= 0 (0: torch's default), got {self.threads}")
+        require(
+            re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
+            f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}",
+        )
 
     @classmethod
     def quick(cls) -> TrainConfig:

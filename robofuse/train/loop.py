@@ -7,6 +7,7 @@ algorithms on), the data order and every augmentation draw come from that seed a
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from robofuse.dataset.generate import WindowSet, cached
+from robofuse.errors import ConfigError
 from robofuse.model.fusion_model import FusionModel
 from robofuse.train.config import TrainConfig
 
@@ -87,9 +89,13 @@ def drop_modalities(mask: npt.NDArray[np.float32], p: float, allow_all: bool, rn
 
 
 def add_noise(batch: Arrays, stds: dict[str, Any], config: TrainConfig, rng: np.random.Generator) -> None:
-    """Gaussian noise, std uniform in ``[0, noise_max]`` x the input's std, on a ``noise_prob`` share of inputs."""
+    """Gaussian noise, std uniform in ``[0, noise_max]`` x the input's std, on a ``noise_prob`` share of inputs.
+
+    Only the sensors of ``config.modalities``: a specialist's other inputs are masked anyway, and
+    their noise was most of the augmentation's cost.
+    """
     n = len(batch["mask"])
-    for name in INPUTS:
+    for name in (m for m in INPUTS if m in config.modalities):
         level = rng.uniform(0, config.noise_max, n) * (rng.random(n) < config.noise_prob)
         hit = np.flatnonzero(level > 0)
         if len(hit) == 0:
@@ -104,13 +110,15 @@ def add_noise(batch: Arrays, stds: dict[str, Any], config: TrainConfig, rng: np.
         batch[name][hit] = x
 
 
-def add_faults(batch: Arrays, p: float, rng: np.random.Generator) -> None:
+def add_faults(batch: Arrays, p: float, rng: np.random.Generator, sensors: tuple[str, ...] = INPUTS) -> None:
     """Whole-modality faults with probability ``p`` each: NaN, zeros or another window's (frozen) input.
 
-    A faulted modality is masked, as the runtime masks a stream it rejected.
+    A faulted modality is masked, as the runtime masks a stream it rejected. Only ``sensors`` are hit.
     """
     n = len(batch["mask"])
     for i, name in enumerate(INPUTS):
+        if name not in sensors:
+            continue
         for j in np.flatnonzero(rng.random(n) < p):
             kind = rng.integers(3)
             batch[name][j] = np.nan if kind == 0 else 0.0 if kind == 1 else batch[name][rng.integers(n)]
@@ -144,7 +152,7 @@ def make_batch(data: Arrays, index: npt.NDArray[np.int64]) -> Arrays:
 
 def augment(batch: Arrays, stds: dict[str, Any], config: TrainConfig, rng: np.random.Generator) -> Arrays:
     """Faults, noise and modality dropout, in place on a batch from :func:`make_batch`."""
-    add_faults(batch, config.fault_prob, rng)
+    add_faults(batch, config.fault_prob, rng, config.modalities)
     add_noise(batch, stds, config, rng)
     mask = drop_modalities(batch["mask"], config.modality_dropout, config.drop_all_allowed, rng)
     if config.subset_dropout > 0:
@@ -154,9 +162,9 @@ def augment(batch: Arrays, stds: dict[str, Any], config: TrainConfig, rng: np.ra
     return batch
 
 
-def to_tensors(batch: Arrays) -> tuple[torch.Tensor, ...]:
-    """The model's inputs, in INPUT_NAMES order."""
-    return tuple(torch.from_numpy(np.ascontiguousarray(batch[name])) for name in (*INPUTS, "mask"))
+def to_tensors(batch: Arrays, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
+    """The model's inputs, in INPUT_NAMES order, on ``device``."""
+    return tuple(torch.from_numpy(np.ascontiguousarray(batch[name])).to(device) for name in (*INPUTS, "mask"))
 
 
 def loss_fn(out: dict[str, torch.Tensor], batch: Arrays, weights: dict[str, torch.Tensor], config: TrainConfig) -> Any:
@@ -166,7 +174,7 @@ def loss_fn(out: dict[str, torch.Tensor], batch: Arrays, weights: dict[str, torc
     if not bool(usable.any()):
         return total
     for head in HEADS:
-        target = torch.from_numpy(batch[head])[usable]
+        target = torch.from_numpy(batch[head]).to(usable.device)[usable]
         ce = F.cross_entropy(out[head][usable], target, weight=weights[head])
         total = total + getattr(config, f"loss_{head}") * ce
     return total
@@ -182,7 +190,7 @@ def step_loss(model: FusionModel, batch: Arrays, weights: dict[str, torch.Tensor
 
     The encoders run once; each subset only re-runs fusion and heads on the same features.
     """
-    camera, lidar, imu, audio, mask = to_tensors(batch)
+    camera, lidar, imu, audio, mask = to_tensors(batch, config.device)
     feats = model.encode(camera, lidar, imu, audio, mask)  # (B, M, D)
     loss = loss_fn(model.classify(feats, mask), batch, weights, config)
     if config.subset_loss > 0:
@@ -198,17 +206,18 @@ def balanced_accuracy(pred: npt.NDArray[Any], target: npt.NDArray[Any]) -> float
 
 
 def predict(model: FusionModel, data: Arrays, mask: npt.NDArray[np.float32], batch_size: int) -> dict[str, Any]:
-    """Each head's argmax over every window of ``data`` under ``mask``."""
+    """Each head's argmax over every window of ``data`` under ``mask``, on the model's device."""
     preds: dict[str, list[Any]] = {head: [] for head in HEADS}
+    device = next(model.parameters()).device
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(mask), batch_size):
             index = np.arange(start, min(start + batch_size, len(mask)))
             batch = make_batch(data, index)
             batch["mask"] = mask[index]
-            out = model(*to_tensors(batch))
+            out = model(*to_tensors(batch, device))
             for head in HEADS:
-                preds[head].append(out[head].argmax(dim=1).numpy())
+                preds[head].append(out[head].argmax(dim=1).cpu().numpy())
     return {head: np.concatenate(p) for head, p in preds.items()}
 
 
@@ -229,6 +238,14 @@ def evaluate(model: FusionModel, data: Arrays, batch_size: int) -> dict[str, flo
 @contextmanager
 def deterministic(config: TrainConfig) -> Iterator[None]:
     """Seeded torch, deterministic kernels and the configured threads; restores the global settings after."""
+    if config.device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {config.device!r}: this torch ({torch.__version__}) sees no CUDA GPU; "
+                "train with device: cpu, or install a CUDA build of torch on a machine with a GPU"
+            )
+        # cuBLAS is deterministic only with a fixed workspace; it reads this when it starts
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     was_deterministic, threads = torch.are_deterministic_algorithms_enabled(), torch.get_num_threads()
     torch.manual_seed(config.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -243,7 +260,8 @@ def deterministic(config: TrainConfig) -> Iterator[None]:
 
 def save_checkpoint(path: Path, model: FusionModel, config: TrainConfig, epoch: int, metrics: dict[str, float]) -> None:
     """Model state, config (as a plain dict), epoch and metrics, written atomically."""
-    payload = {"model": model.state_dict(), "config": dataclasses.asdict(config), "epoch": epoch, "metrics": metrics}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # loads on any machine
+    payload = {"model": state, "config": dataclasses.asdict(config), "epoch": epoch, "metrics": metrics}
     tmp = path.with_name(path.name + ".tmp")
     torch.save(payload, tmp)
     tmp.replace(path)
@@ -266,10 +284,13 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True) ->
 
 
 def _fit(config: TrainConfig, out: Path, train_data: Arrays, val_data: Arrays, progress: bool) -> TrainResult:
-    model = FusionModel(config.model)
+    model = FusionModel(config.model).to(config.device)
     rng = np.random.default_rng(config.seed)
     stds = input_stds(train_data)
-    weights = {h: class_weights(train_data[h], len(config.model.heads[h]), config.class_weight_max) for h in HEADS}
+    weights = {
+        h: class_weights(train_data[h], len(config.model.heads[h]), config.class_weight_max).to(config.device)
+        for h in HEADS
+    }
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     n = len(train_data["mask"])
     steps = max(1, n // config.batch_size)  # drop the last partial batch: BatchNorm dislikes a batch of 1
@@ -306,7 +327,7 @@ def _fit(config: TrainConfig, out: Path, train_data: Arrays, val_data: Arrays, p
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 save_checkpoint(out / "best.pt", model, config, epoch, metrics)
     model.load_state_dict(best_state)
-    model.eval()
+    model.to("cpu").eval()  # the returned model exports and evaluates on any machine
     result.windows_per_s = seen / elapsed if elapsed > 0 else 0.0
     return result
 

@@ -150,6 +150,35 @@ def test_a_specialist_sees_only_its_sensors_and_leaves_the_other_encoders_untrai
     assert result.metrics["terrain_acc"] == result.metrics["terrain_acc_no_camera"]
 
 
+def test_a_specialists_augmentation_leaves_the_sensors_it_never_sees_alone(cache: Path) -> None:
+    from robofuse.train.loop import augment, input_stds
+
+    config = dataclasses.replace(tiny(cache), modalities=("imu",), noise_prob=0.9, fault_prob=0.5)
+    data = load_windows(config.train_seeds, config.windows_per_seed, config.cache_dir)
+    index = np.arange(16)
+    clean = make_batch(data, index)
+    noisy = augment(make_batch(data, index), input_stds(data), config, np.random.default_rng(0))
+    for name in ("camera", "lidar", "audio"):
+        np.testing.assert_array_equal(noisy[name], clean[name], err_msg=name)
+    assert not np.array_equal(np.nan_to_num(noisy["imu"]), np.nan_to_num(clean["imu"]))
+
+
+def test_training_on_cuda_without_a_gpu_is_a_clear_error(cache: Path, tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU: the error is for machines without one")
+    with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+        train(dataclasses.replace(tiny(cache), device="cuda"), tmp_path, progress=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU and a CUDA build of torch")
+def test_a_run_on_cuda_learns_and_gives_a_cpu_model(cache: Path, tmp_path: Path) -> None:
+    result = train(dataclasses.replace(tiny(cache), device="cuda", epochs=2), tmp_path, progress=False)
+    assert next(result.model.parameters()).device.type == "cpu"
+    assert result.metrics["terrain_acc"] > 1 / 6
+    saved = torch.load(tmp_path / "best.pt", map_location="cpu", weights_only=False)
+    assert all(v.device.type == "cpu" for v in saved["model"].values())
+
+
 def test_random_subsets_are_uniform_over_the_non_empty_subsets_of_the_present_sensors() -> None:
     rng = np.random.default_rng(0)
     mask = np.ones((30000, 4), np.float32)
@@ -212,6 +241,7 @@ def test_an_export_that_disagrees_with_torch_is_refused_and_not_written(
         ({"epoch": 3}, "did you mean 'epochs'"),
         ({"modalities": ["camera", "radar"]}, r"modalities must be among .*'radar'"),
         ({"modalities": []}, "modalities must name at least one sensor"),
+        ({"device": "gpu"}, "device must be 'cpu', 'cuda' or 'cuda:N'"),
     ],
 )
 def test_bad_config_values_are_clear_errors(data: dict[str, object], message: str) -> None:
@@ -225,12 +255,21 @@ def test_the_cli_merges_yaml_and_flags_into_the_config(tmp_path: Path) -> None:
     path = tmp_path / "train.yaml"
     path.write_text("epochs: 3\nmodel:\n  fusion: lmf\n")
     args = argparse.Namespace(
-        config=path, quick=False, epochs=None, windows_per_seed=7, cache=tmp_path, seed=5, modalities="imu, audio"
+        config=path,
+        quick=False,
+        epochs=None,
+        windows_per_seed=7,
+        cache=tmp_path,
+        seed=5,
+        modalities="imu, audio",
+        device="cpu",
+        threads=1,
     )
     config = load_config(args)
     assert (config.epochs, config.model.fusion, config.windows_per_seed) == (3, "lmf", 7)
     assert (config.seed, config.modalities) == (5, ("imu", "audio"))
     assert config.cache_dir == str(tmp_path)
+    assert (config.device, config.threads) == ("cpu", 1)
     assert dataclasses.replace(config, epochs=1).epochs == 1
 
 
