@@ -27,7 +27,7 @@ else echo "MPS: not available"; fi
 
 deadline=$(( BUDGET_S - $(elapsed) - 75 ))
 echo "== sweep, deadline ${deadline} s ($(elapsed) s)"
-python3 -m robofuse.cli.main sweep --config docs/train_default_model.yaml --out /tmp/runs \
+python3 -m robofuse.cli.main sweep --config docs/train_baselines.yaml --out /tmp/runs \
   --jobs 16 --device cuda --threads 1 --deadline "$deadline" --cache /tmp/windows --quiet 2>&1 | tee /tmp/runs.log
 cp /tmp/runs.log /tmp/runs/sweep.log 2>/dev/null
 echo == gpu during the sweep; nvidia-smi --query-gpu=name,memory.used --format=csv

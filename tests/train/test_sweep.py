@@ -86,3 +86,13 @@ def test_the_train_cli_knows_every_fusion_kind() -> None:
     from robofuse.fusion.factory import FusionKind
 
     assert set(FUSIONS) == set(get_args(FusionKind))
+
+
+def test_the_baselines_recipe_is_the_shipped_recipe_without_its_subset_loss() -> None:
+    import yaml
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    shipped = yaml.safe_load((docs / "train_default_model.yaml").read_text())
+    baselines = yaml.safe_load((docs / "train_baselines.yaml").read_text())
+    assert shipped.pop("subset_loss") > 0
+    assert baselines == shipped
