@@ -17,7 +17,7 @@ timeout 170 python3 bench/bench_gpu.py 2>&1 | tee "$OUT/bench_gpu.log"
 echo "== CUDA training test ($(elapsed) s)"
 timeout 60 python3 -m pytest -q -p no:cacheprovider tests/train/test_train.py -k cuda 2>&1 | tail -3
 
-# MPS lets 16 training processes share the GPU concurrently instead of time-slicing it;
+# MPS lets the training processes share the GPU concurrently instead of time-slicing it;
 # keep it only if a CUDA client works under it
 if command -v nvidia-cuda-mps-control >/dev/null && timeout 10 nvidia-cuda-mps-control -d; then
   if ! timeout 40 python3 -c 'import torch; torch.zeros(1, device="cuda").sum().item()'; then
@@ -28,7 +28,7 @@ else echo "MPS: not available"; fi
 deadline=$(( BUDGET_S - $(elapsed) - 75 ))
 echo "== sweep, deadline ${deadline} s ($(elapsed) s)"
 python3 -m robofuse.cli.main sweep --config docs/train_baselines.yaml --out /tmp/runs \
-  --jobs 16 --device cuda --threads 1 --deadline "$deadline" --cache /tmp/windows --quiet 2>&1 | tee /tmp/runs.log
+  --jobs 15 --device cuda --threads 1 --deadline "$deadline" --cache /tmp/windows --quiet 2>&1 | tee /tmp/runs.log
 cp /tmp/runs.log /tmp/runs/sweep.log 2>/dev/null
 echo == gpu during the sweep; nvidia-smi --query-gpu=name,memory.used --format=csv
 echo "== pack ($(elapsed) s)"

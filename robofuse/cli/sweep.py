@@ -48,6 +48,7 @@ def _ints(text: str, flag: str) -> list[int]:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, fill the window cache, train, summarise; exit status 1 if a model failed."""
+    from robofuse.dataset.generate import window_cache
     from robofuse.train.sweep import evaluation_plan, fill_cache, run_sweep
 
     if args.jobs < 1:
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             print(job.name, " ".join(job.flags))
         return 0
     config = _recipe(args)
-    cache = Path(config.cache_dir) if config.cache_dir else Path.home() / ".cache" / "robofuse" / "windows"
+    cache = window_cache(config.cache_dir)
     worlds = [(s, config.windows_per_seed) for s in config.train_seeds]
     worlds += [(s, config.val_windows_per_seed) for s in config.val_seeds]
     fill_cache(worlds, cache, args.jobs, progress=not args.quiet)
@@ -94,6 +95,7 @@ def _recipe(args: argparse.Namespace) -> Any:
         windows_per_seed=None,
         seed=None,
         modalities=None,
+        fusion=None,
         cache=args.cache,
         device=args.device,
         threads=args.threads,

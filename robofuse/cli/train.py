@@ -70,7 +70,7 @@ def load_config(args: argparse.Namespace) -> Any:
         flags["modalities"] = tuple(m.strip() for m in args.modalities.split(",") if m.strip())
     if args.cache is not None:
         flags["cache_dir"] = str(args.cache)
-    if getattr(args, "fusion", None) is not None:
+    if args.fusion is not None:
         flags["model"] = dataclasses.replace(config.model, fusion=args.fusion)
     try:
         return dataclasses.replace(config, **flags)

@@ -179,6 +179,11 @@ def generate(seed: int, windows: int, *, progress: bool = False) -> WindowSet:
     raise RuntimeError("robofuse bug: the simulated rig ended before enough windows")  # SimRig runs forever
 
 
+def window_cache(cache_dir: str | Path = "") -> Path:
+    """``cache_dir``, or the cache that training, evaluation and sweeps share: ``~/.cache/robofuse/windows``."""
+    return Path(cache_dir) if cache_dir else Path.home() / ".cache" / "robofuse" / "windows"
+
+
 def cache_path(seed: int, windows: int, cache_dir: str | Path) -> Path:
     """Where :func:`cached` keeps ``windows`` windows of ``seed`` for the current training rig."""
     digest = rig_digest(training_rig(seed))[:16]

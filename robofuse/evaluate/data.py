@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from robofuse.dataset.generate import cached
+from robofuse.dataset.generate import cached, window_cache
 from robofuse.errors import ConfigError
 
 SENSORS: tuple[str, ...] = ("camera", "lidar", "imu", "audio")  # the mask's column order
@@ -21,7 +21,7 @@ Arrays = dict[str, npt.NDArray[Any]]
 
 def default_cache() -> Path:
     """The window cache that ``robofuse train`` uses too."""
-    return Path.home() / ".cache" / "robofuse" / "windows"
+    return window_cache()
 
 
 def load_eval_windows(
@@ -33,7 +33,7 @@ def load_eval_windows(
     """
     if not seeds or windows < 1:
         raise ConfigError(f"evaluation needs at least one seed and one window per seed, got {seeds} x {windows}")
-    directory = Path(cache_dir) if cache_dir else default_cache()
+    directory = window_cache(cache_dir)
     sets = [cached(seed, windows, directory, progress=progress) for seed in seeds]
     data: Arrays = {key: np.concatenate([getattr(s, key) for s in sets]) for key in (*SENSORS, "mask", *HEADS)}
     data["mask"] = data["mask"].astype(np.float32)

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from robofuse.dataset.generate import WindowSet, cached
+from robofuse.dataset.generate import WindowSet, cached, window_cache
 from robofuse.errors import ConfigError
 from robofuse.model.fusion_model import FusionModel
 from robofuse.train.config import TrainConfig
@@ -44,7 +44,7 @@ class TrainResult:
 
 def load_windows(seeds: tuple[int, ...], windows: int, cache_dir: str, *, progress: bool = False) -> Arrays:
     """The windows of every seed, generated once into ``cache_dir`` and concatenated."""
-    directory = Path(cache_dir) if cache_dir else Path.home() / ".cache" / "robofuse" / "windows"
+    directory = window_cache(cache_dir)
     sets: list[WindowSet] = [cached(seed, windows, directory, progress=progress) for seed in seeds]
     keys = (*INPUTS, "mask", *HEADS)
     return {key: np.concatenate([getattr(s, key) for s in sets]) for key in keys}

@@ -269,6 +269,7 @@ def test_the_cli_merges_yaml_and_flags_into_the_config(tmp_path: Path) -> None:
         cache=tmp_path,
         seed=5,
         modalities="imu, audio",
+        fusion=None,
         device="cpu",
         threads=1,
     )
