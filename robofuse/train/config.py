@@ -36,6 +36,9 @@ class TrainConfig:
     drop_all_allowed: bool = False  # True: dropout may mask every modality of a window
     noise_prob: float = 0.5  # chance that a window's modality gets Gaussian noise
     noise_max: float = 0.3  # noise std drawn uniformly in [0, noise_max] x the input's own std
+    # noise_max per sensor (camera, lidar, imu, audio), in place of noise_max; () = noise_max for all.
+    # The camera is the sensor a fused model leans on most, so it is the one to harden further
+    sensor_noise_max: tuple[float, ...] = ()
     fault_prob: float = 0.02  # chance that a modality's input is NaN, zero or frozen, and masked
     loss_terrain: float = 1.0
     loss_collision: float = 1.0
@@ -71,6 +74,14 @@ class TrainConfig:
             0 <= self.noise_max <= 1,
             f"noise_max must be in [0, 1] (a fraction of the input's std), got {self.noise_max}",
         )
+        levels = list(self.sensor_noise_max)
+        require(
+            len(levels) in (0, 4), f"sensor_noise_max lists one level per sensor (camera, lidar, imu, audio), got {levels}"
+        )
+        require(
+            all(0 <= level <= 1 for level in levels),
+            f"sensor_noise_max levels must be in [0, 1] (fractions of each input's std), got {levels}",
+        )
         for head in ("terrain", "collision", "slip"):
             weight = getattr(self, f"loss_{head}")
             require(weight >= 0, f"loss_{head} must be >= 0, got {weight}")
@@ -87,6 +98,12 @@ class TrainConfig:
             re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
             f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}",
         )
+
+    def noise_max_of(self, sensor: str) -> float:
+        """The largest training noise level of ``sensor``, a fraction of its input's std."""
+        if not self.sensor_noise_max:
+            return self.noise_max
+        return self.sensor_noise_max[("camera", "lidar", "imu", "audio").index(sensor)]
 
     @classmethod
     def quick(cls) -> TrainConfig:

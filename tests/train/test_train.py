@@ -163,6 +163,29 @@ def test_a_specialists_augmentation_leaves_the_sensors_it_never_sees_alone(cache
     assert not np.array_equal(np.nan_to_num(noisy["imu"]), np.nan_to_num(clean["imu"]))
 
 
+def test_each_sensor_gets_noise_up_to_its_own_level(cache: Path) -> None:
+    from robofuse.train.loop import add_noise, input_stds
+
+    config = dataclasses.replace(
+        tiny(cache), noise_prob=0.99, noise_max=0.5, sensor_noise_max=(0.9, 0.0, 0.1, 0.0), fault_prob=0.0
+    )
+    data = load_windows(config.train_seeds, config.windows_per_seed, config.cache_dir)
+    stds = input_stds(data)
+    clean = make_batch(data, np.arange(48))
+    noisy = make_batch(data, np.arange(48))
+    add_noise(noisy, stds, config, np.random.default_rng(0))
+    for name in ("lidar", "audio"):  # level 0: untouched, whatever noise_max says
+        np.testing.assert_array_equal(noisy[name], clean[name], err_msg=name)
+    # the noise's std relative to each input's std: uniform in [0, level], so its mean is level / 2
+    imu = np.std((noisy["imu"] - clean["imu"]) / stds["imu"], axis=(1, 2))  # stds per channel
+    camera = np.std((noisy["camera"] - clean["camera"]) / stds["camera"], axis=(1, 2, 3))
+    assert 0.03 < imu.mean() < 0.07
+    assert imu.max() < 0.12
+    assert camera.max() > 0.6  # far beyond the imu's 0.1 and noise_max's 0.5: the camera's own level
+    assert config.noise_max_of("lidar") == 0.0
+    assert dataclasses.replace(config, sensor_noise_max=()).noise_max_of("lidar") == 0.5
+
+
 def test_training_on_cuda_without_a_gpu_is_a_clear_error(cache: Path, tmp_path: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA GPU: the error is for machines without one")
@@ -249,6 +272,8 @@ def test_an_export_that_disagrees_with_torch_is_refused_and_not_written(
         ({"modalities": ["camera", "radar"]}, r"modalities must be among .*'radar'"),
         ({"modalities": []}, "modalities must name at least one sensor"),
         ({"device": "gpu"}, "device must be 'cpu', 'cuda' or 'cuda:N'"),
+        ({"sensor_noise_max": [0.6, 0.3]}, r"one level per sensor \(camera, lidar, imu, audio\)"),
+        ({"sensor_noise_max": [0.6, 0.3, 0.3, 1.5]}, r"levels must be in \[0, 1\]"),
     ],
 )
 def test_bad_config_values_are_clear_errors(data: dict[str, object], message: str) -> None:

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# One call on a lent GPU machine: train the fused-model candidates of docs/evaluation/candidates
+# and two more seeds of the late and LMF baselines, 15 models at once, then pack them to carry back.
+# Run from the repository root with OUT set to a folder that comes back; BUDGET_S is the seconds
+# this whole script may take (each sweep stops at its deadline; finished models are packed).
+#   OUT=/tmp/out BUDGET_S=540 bash bench/gpu_candidates.sh
+# DEVICE=cpu EPOCHS=1 ONLY_SMOKE=1 try the plumbing on a machine without a GPU (one candidate, one epoch).
+set -uo pipefail
+start=$(date +%s)
+elapsed() { echo $(( $(date +%s) - start )); }
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+DEVICE=${DEVICE:-cuda}
+RUNS=${RUNS:-/tmp/runs}
+CACHE=${CACHE:-/tmp/windows}
+extra=(); [ -n "${EPOCHS:-}" ] && extra=(--epochs "$EPOCHS")
+rf() { python3 -m robofuse.cli.main "$@"; }
+
+if [ "$DEVICE" = cuda ]; then
+  nvidia-smi -L; python3 -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)'
+  echo "== CUDA training test ($(elapsed) s)"
+  timeout 60 python3 -m pytest -q -p no:cacheprovider tests/train/test_train.py -k cuda 2>&1 | tail -3
+  # MPS: the training processes share the GPU concurrently instead of time-slicing it
+  if command -v nvidia-cuda-mps-control >/dev/null && timeout 10 nvidia-cuda-mps-control -d; then
+    if ! timeout 40 python3 -c 'import torch; torch.zeros(1, device="cuda").sum().item()'; then
+      echo quit | timeout 10 nvidia-cuda-mps-control; echo "MPS: not usable, running without"
+    else echo "MPS: on"; fi
+  fi
+fi
+
+echo "== window cache ($(elapsed) s)"
+python3 - "$CACHE" <<'EOF'
+import os, sys
+from pathlib import Path
+from robofuse.train.config import TrainConfig
+from robofuse.train.sweep import fill_cache
+c = TrainConfig(train_seeds=tuple(range(100, 200)), windows_per_seed=200)
+worlds = [(s, c.windows_per_seed) for s in c.train_seeds] + [(s, c.val_windows_per_seed) for s in c.val_seeds]
+fill_cache(worlds, Path(sys.argv[1]), os.cpu_count() or 1, progress=False)
+EOF
+
+deadline=$(( ${BUDGET_S:-540} - $(elapsed) - 45 ))
+echo "== 15 models, deadline ${deadline} s ($(elapsed) s)"
+common=(--device "$DEVICE" --threads 1 --deadline "$deadline" --cache "$CACHE" --quiet --only 'fusion/*' "${extra[@]}")
+sweep() {  # NAME RECIPE FUSIONS SEEDS
+  rf sweep --config "$2" --out "$RUNS/$1" --fusions "$3" --fusion-seeds "$4" --jobs "$(( ($(tr -cd , <<<"$3" | wc -c) + 1) * ($(tr -cd , <<<"$4" | wc -c) + 1) ))" \
+    "${common[@]}" >"$RUNS/$1.log" 2>&1
+}
+mkdir -p "$RUNS"
+if [ -n "${ONLY_SMOKE:-}" ]; then
+  sweep sl2 docs/evaluation/candidates/sl2.yaml gated 0
+else
+  sweep baselines docs/train_baselines.yaml late,lmf 1,2 &
+  sweep sl1_cam06 docs/evaluation/candidates/sl1_cam06.yaml gated 0,1,2,3 &
+  sweep sl1_cam09 docs/evaluation/candidates/sl1_cam09.yaml gated 0,1,2 &
+  sweep sl2_cam06 docs/evaluation/candidates/sl2_cam06.yaml gated 0,1,2 &
+  sweep sl2 docs/evaluation/candidates/sl2.yaml gated 0 &
+  wait
+fi
+tail -n 6 "$RUNS"/*.log
+cat "$RUNS"/*.log > "$RUNS/sweep.log"
+[ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,memory.used --format=csv
+echo "== pack ($(elapsed) s)"
+python3 bench/pack_runs.py "$RUNS" "$OUT"
+echo "== done ($(elapsed) s)"
