@@ -76,7 +76,8 @@ class TrainConfig:
         )
         levels = list(self.sensor_noise_max)
         require(
-            len(levels) in (0, 4), f"sensor_noise_max lists one level per sensor (camera, lidar, imu, audio), got {levels}"
+            len(levels) in (0, 4),
+            f"sensor_noise_max lists one level per sensor (camera, lidar, imu, audio), got {levels}",
         )
         require(
             all(0 <= level <= 1 for level in levels),
