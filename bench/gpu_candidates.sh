@@ -4,6 +4,7 @@
 # Run from the repository root with OUT set to a folder that comes back; BUDGET_S is the seconds
 # this whole script may take (each sweep stops at its deadline; finished models are packed).
 #   OUT=/tmp/out BUDGET_S=540 bash bench/gpu_candidates.sh
+# ROUND=seeds instead trains 14 seeds of the chosen recipe (sl2_cam06) and packs their last epochs too.
 # DEVICE=cpu EPOCHS=1 ONLY_SMOKE=1 try the plumbing on a machine without a GPU (one candidate, one epoch).
 set -uo pipefail
 start=$(date +%s)
@@ -18,7 +19,7 @@ rf() { python3 -m robofuse.cli.main "$@"; }
 if [ "$DEVICE" = cuda ]; then
   nvidia-smi -L; python3 -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)'
   echo "== CUDA training test ($(elapsed) s)"
-  timeout 60 python3 -m pytest -q -p no:cacheprovider tests/train/test_train.py -k cuda 2>&1 | tail -3
+  [ -z "${ROUND:-}" ] && timeout 60 python3 -m pytest -q -p no:cacheprovider tests/train/test_train.py -k cuda 2>&1 | tail -3
   # MPS: the training processes share the GPU concurrently instead of time-slicing it
   if command -v nvidia-cuda-mps-control >/dev/null && timeout 10 nvidia-cuda-mps-control -d; then
     if ! timeout 40 python3 -c 'import torch; torch.zeros(1, device="cuda").sum().item()'; then
@@ -48,6 +49,8 @@ sweep() {  # NAME RECIPE FUSIONS SEEDS
 mkdir -p "$RUNS"
 if [ -n "${ONLY_SMOKE:-}" ]; then
   sweep sl2 docs/evaluation/candidates/sl2.yaml gated 0
+elif [ "${ROUND:-}" = seeds ]; then
+  sweep sl2_cam06 docs/evaluation/candidates/sl2_cam06.yaml gated 0,1,2,3,4,5,6,7,8,9,10,11,12,13
 else
   sweep baselines docs/train_baselines.yaml late,lmf 1,2 &
   sweep sl1_cam06 docs/evaluation/candidates/sl1_cam06.yaml gated 0,1,2,3 &
@@ -60,5 +63,5 @@ tail -n 6 "$RUNS"/*.log
 cat "$RUNS"/*.log > "$RUNS/sweep.log"
 [ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,memory.used --format=csv
 echo "== pack ($(elapsed) s)"
-python3 bench/pack_runs.py "$RUNS" "$OUT"
+python3 bench/pack_runs.py "$RUNS" "$OUT" ${ROUND:+--last}
 echo "== done ($(elapsed) s)"

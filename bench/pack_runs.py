@@ -3,10 +3,11 @@
 The device tool brings back at most 8 files of 16 MiB; 47 checkpoints of 1.5 MB do not fit. So
 the specialists' weights travel as float16 (a relative rounding of 5e-4; ``load_state_dict``
 casts them back to float32), the fused models' (all four sensors) stay float32, and ONNX
-files, which ``robofuse export`` rebuilds from a checkpoint, stay behind. Unpack with
+files, which ``robofuse export`` rebuilds from a checkpoint, stay behind. With ``--last`` each
+run's ``checkpoint.pt`` (its last epoch) travels too. Unpack with
 ``cat runs.tar.part-* | tar -x -C DIR``.
 
-    python bench/pack_runs.py RUNS_DIR OUT_DIR
+    python bench/pack_runs.py RUNS_DIR OUT_DIR [--last]
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def half(checkpoint: Path) -> bytes:
     return buffer.getvalue()
 
 
-def pack(runs: Path, out: Path) -> list[Path]:
-    """Tar every finished run (its sidecar, log and best.pt) of ``runs`` and split it into parts in ``out``."""
+def pack(runs: Path, out: Path, last: bool = False) -> list[Path]:
+    """Tar every finished run (sidecar, log, best.pt; checkpoint.pt if ``last``) into parts in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     tar_path = out / "runs.tar"
     with tarfile.open(tar_path, "w") as tar:
@@ -47,10 +48,11 @@ def pack(runs: Path, out: Path) -> list[Path]:
             if (folder / "train.log").exists():
                 tar.add(folder / "train.log", str(rel / "train.log"))
             fused = not str(rel).startswith("specialists/") or str(rel).count("+") == 3
-            data = (folder / "best.pt").read_bytes() if fused else half(folder / "best.pt")
-            info = tarfile.TarInfo(str(rel / "best.pt"))
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+            for name in ("best.pt", "checkpoint.pt") if last else ("best.pt",):
+                data = (folder / name).read_bytes() if fused else half(folder / name)
+                info = tarfile.TarInfo(str(rel / name))
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
         for extra in ("sweep.json", "sweep.log"):
             if (runs / extra).exists():
                 tar.add(runs / extra, extra)
@@ -60,5 +62,5 @@ def pack(runs: Path, out: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    parts = pack(Path(sys.argv[1]), Path(sys.argv[2]))
+    parts = pack(Path(sys.argv[1]), Path(sys.argv[2]), last="--last" in sys.argv[3:])
     print("packed", [f"{p.name} {p.stat().st_size / 2**20:.1f} MiB" for p in parts])
