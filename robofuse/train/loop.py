@@ -300,8 +300,8 @@ def save_checkpoint(path: Path, model: FusionModel, config: TrainConfig, epoch: 
 def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True) -> TrainResult:
     """Train a FusionModel on the config's seeds; checkpoints go to ``out_dir``.
 
-    ``checkpoint.pt`` holds the latest epoch, ``best.pt`` the best by validation terrain
-    accuracy; the returned model is the best one.
+    ``checkpoint.pt`` holds the latest epoch, ``best.pt`` the kept one (``config.keep``: the best
+    by validation terrain accuracy, or the last); the returned model is the kept one.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -352,7 +352,8 @@ def _fit(config: TrainConfig, out: Path, train_data: Arrays, val_data: Arrays, p
             result.history.append(metrics)
             bar.epoch_done(metrics["terrain_acc"])
             save_checkpoint(out / "checkpoint.pt", model, config, epoch, metrics)
-            if not result.metrics or metrics["terrain_acc"] > result.metrics["terrain_acc"]:
+            better = not result.metrics or metrics["terrain_acc"] > result.metrics["terrain_acc"]
+            if better or config.keep == "last":
                 result.metrics, result.best_epoch = metrics, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 save_checkpoint(out / "best.pt", model, config, epoch, metrics)

@@ -86,6 +86,24 @@ def test_a_run_writes_checkpoints_with_state_config_epoch_and_metrics(trained: t
     assert {"terrain_acc_no_camera", "collision_bacc", "slip_bacc"} <= set(result.metrics)  # type: ignore[attr-defined]
 
 
+def test_best_keeps_the_epoch_with_the_best_validation_accuracy_and_last_the_final_one(
+    cache: Path, tmp_path: Path
+) -> None:
+    config = dataclasses.replace(tiny(cache), epochs=3)
+    best = train(config, tmp_path / "best", progress=False)
+    last = train(dataclasses.replace(config, keep="last"), tmp_path / "last", progress=False)
+    accuracies = [h["terrain_acc"] for h in best.history]
+    assert [h["terrain_acc"] for h in last.history] == accuracies  # the same run; only the keeping differs
+    assert best.best_epoch == 1 + int(np.argmax(accuracies))  # the first of equal bests
+    assert best.best_epoch < 3, f"this run's best epoch is its last {accuracies}: the test cannot tell them apart"
+    assert torch.load(tmp_path / "best" / "best.pt", weights_only=False)["epoch"] == best.best_epoch
+    assert last.best_epoch == 3
+    assert torch.load(tmp_path / "last" / "best.pt", weights_only=False)["epoch"] == 3
+    final = weights_of(last.model)  # type: ignore[arg-type]
+    saved = torch.load(tmp_path / "last" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(np.array_equal(final[k], saved[k].numpy()) for k in final)  # the returned model is the last epoch
+
+
 def test_the_loss_decreases_over_a_few_steps_on_a_fixed_batch(cache: Path) -> None:
     config = tiny(cache)
     data = load_windows(config.train_seeds, config.windows_per_seed, config.cache_dir)
@@ -272,6 +290,7 @@ def test_an_export_that_disagrees_with_torch_is_refused_and_not_written(
         ({"modalities": ["camera", "radar"]}, r"modalities must be among .*'radar'"),
         ({"modalities": []}, "modalities must name at least one sensor"),
         ({"device": "gpu"}, "device must be 'cpu', 'cuda' or 'cuda:N'"),
+        ({"keep": "first"}, r"use one of \['best', 'last'\]"),
         ({"sensor_noise_max": [0.6, 0.3]}, r"one level per sensor \(camera, lidar, imu, audio\)"),
         ({"sensor_noise_max": [0.6, 0.3, 0.3, 1.5]}, r"levels must be in \[0, 1\]"),
     ],
