@@ -208,7 +208,7 @@ def subset_loss(
     weights: dict[str, torch.Tensor],
     config: TrainConfig,
 ) -> Any:
-    """Mean over the 15 sensor subsets of :func:`loss_fn` with ``mask`` AND the subset.
+    """Mean over the 15 sensor subsets of :func:`loss_fn` with ``mask`` AND the subset, on ``config.subset_heads``.
 
     One classify call on the features repeated 15 times, not 15 calls: on a GPU each call is a
     few dozen small kernels and a host sync, which made the subset loss cost more than the
@@ -221,7 +221,7 @@ def subset_loss(
     out = model.classify(feats.repeat(k, 1, 1), masks)  # (S*B, ...)
     usable = (out["usable"] > 0.5).reshape(k, n).to(feats.dtype)  # (S, B)
     total = feats.new_zeros(k)
-    for head in HEADS:
+    for head in config.subset_heads:
         target = torch.from_numpy(batch[head]).to(mask.device).repeat(k)  # (S*B,)
         w = weights[head][target].reshape(k, n) * usable  # (S, B): cross_entropy's weighted mean
         ce = F.cross_entropy(out[head], target, reduction="none").reshape(k, n)

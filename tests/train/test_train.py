@@ -138,6 +138,13 @@ def test_the_subset_loss_adds_the_mean_loss_of_all_fifteen_sensor_subsets(cache:
         losses.append(float(loss_fn(model(*to_tensors(sub)), sub, weights, config)))
     both = float(step_loss(model, batch, weights, dataclasses.replace(config, subset_loss=0.5)))
     assert both == pytest.approx(plain + 0.5 * np.mean(losses), rel=1e-5)
+    terrain_only = dataclasses.replace(config, loss_collision=0.0, loss_slip=0.0)
+    losses = []
+    for bits in range(1, 16):
+        sub = {**batch, "mask": batch["mask"] * np.array([(bits >> i) & 1 for i in range(4)], np.float32)}
+        losses.append(float(loss_fn(model(*to_tensors(sub)), sub, weights, terrain_only)))
+    heads = dataclasses.replace(config, subset_loss=0.5, subset_heads=("terrain",))
+    assert float(step_loss(model, batch, weights, heads)) == pytest.approx(plain + 0.5 * np.mean(losses), rel=1e-5)
 
 
 def test_modality_dropout_never_masks_every_present_modality_unless_configured() -> None:
@@ -291,6 +298,7 @@ def test_an_export_that_disagrees_with_torch_is_refused_and_not_written(
         ({"modalities": []}, "modalities must name at least one sensor"),
         ({"device": "gpu"}, "device must be 'cpu', 'cuda' or 'cuda:N'"),
         ({"keep": "first"}, r"use one of \['best', 'last'\]"),
+        ({"subset_heads": ["terrain", "slippage"]}, r"subset_heads must be among .*'slippage'"),
         ({"sensor_noise_max": [0.6, 0.3]}, r"one level per sensor \(camera, lidar, imu, audio\)"),
         ({"sensor_noise_max": [0.6, 0.3, 0.3, 1.5]}, r"levels must be in \[0, 1\]"),
     ],
