@@ -19,11 +19,6 @@ DEFAULT_WINDOWS = 200
 Arrays = dict[str, npt.NDArray[Any]]
 
 
-def default_cache() -> Path:
-    """The window cache that ``robofuse train`` uses too."""
-    return window_cache()
-
-
 def load_eval_windows(
     seeds: tuple[int, ...], windows: int, cache_dir: str | Path = "", *, progress: bool = False
 ) -> Arrays:

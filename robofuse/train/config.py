@@ -9,6 +9,9 @@ from typing import Literal
 from robofuse.model.fusion_model import FusionModelConfig
 from robofuse.schema import require
 
+SENSORS = ("camera", "lidar", "imu", "audio")  # the mask's column order
+HEADS = ("terrain", "collision", "slip")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -92,20 +95,18 @@ class TrainConfig:
             all(0 <= level <= 1 for level in levels),
             f"sensor_noise_max levels must be in [0, 1] (fractions of each input's std), got {levels}",
         )
-        for head in ("terrain", "collision", "slip"):
+        for head in HEADS:
             weight = getattr(self, f"loss_{head}")
             require(weight >= 0, f"loss_{head} must be >= 0, got {weight}")
         require(self.loss_terrain + self.loss_collision + self.loss_slip > 0, "at least one loss weight must be > 0")
         require(self.class_weight_max >= 1, f"class_weight_max must be >= 1, got {self.class_weight_max}")
-        known = ("camera", "lidar", "imu", "audio")
-        unknown = [m for m in self.modalities if m not in known]
-        require(not unknown, f"modalities must be among {list(known)}, got {unknown}")
+        unknown = [m for m in self.modalities if m not in SENSORS]
+        require(not unknown, f"modalities must be among {list(SENSORS)}, got {unknown}")
         require(len(self.modalities) >= 1, "modalities must name at least one sensor")
         require(len(set(self.modalities)) == len(self.modalities), f"modalities repeat a sensor: {self.modalities}")
         require(self.subset_loss >= 0, f"subset_loss must be >= 0, got {self.subset_loss}")
-        heads = ("terrain", "collision", "slip")
-        unknown_heads = [h for h in self.subset_heads if h not in heads]
-        require(not unknown_heads, f"subset_heads must be among {list(heads)}, got {unknown_heads}")
+        unknown_heads = [h for h in self.subset_heads if h not in HEADS]
+        require(not unknown_heads, f"subset_heads must be among {list(HEADS)}, got {unknown_heads}")
         require(len(self.subset_heads) >= 1, "subset_heads must name at least one head (or set subset_loss: 0)")
         require(self.threads >= 0, f"threads must be >= 0 (0: torch's default), got {self.threads}")
         require(
@@ -117,7 +118,7 @@ class TrainConfig:
         """The largest training noise level of ``sensor``, a fraction of its input's std."""
         if not self.sensor_noise_max:
             return self.noise_max
-        return self.sensor_noise_max[("camera", "lidar", "imu", "audio").index(sensor)]
+        return self.sensor_noise_max[SENSORS.index(sensor)]
 
     @classmethod
     def quick(cls) -> TrainConfig:

@@ -23,10 +23,9 @@ import torch.nn.functional as F  # noqa: N812
 from robofuse.dataset.generate import WindowSet, cached, window_cache
 from robofuse.errors import ConfigError
 from robofuse.model.fusion_model import FusionModel
-from robofuse.train.config import TrainConfig
+from robofuse.train.config import HEADS, SENSORS, TrainConfig
 
-INPUTS = ("camera", "lidar", "imu", "audio")  # mask column order
-HEADS = ("terrain", "collision", "slip")
+INPUTS = SENSORS  # the model's inputs, in the mask's column order
 Arrays = dict[str, npt.NDArray[Any]]
 
 
