@@ -18,9 +18,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import numpy.typing as npt
 
-from robofuse.evaluate.data import SENSORS, batches, float_inputs, input_stds, load_eval_windows
+from robofuse.evaluate.data import SENSORS, Arrays, batches, float_inputs, input_stds, load_eval_windows
 from robofuse.evaluate.models import load_model
 from robofuse.evaluate.robustness import effective_robustness, noise_inputs, unit_noise
 
@@ -28,7 +27,7 @@ LEVELS = (0.0, 0.3, 0.5, 0.7, 0.9)
 SEEDS = tuple(range(6000, 6020))
 
 
-def curves(path: str, sensors: list[str], data: dict[str, npt.NDArray]) -> dict[str, list[float]]:
+def curves(path: str, sensors: list[str], data: Arrays) -> dict[str, list[float]]:
     """Accuracy (%) of the model at ``path`` at each level, for noise on each sensor in turn."""
     stds = input_stds(data)
     mask = data["mask"].astype(np.float32)
@@ -51,7 +50,7 @@ def main() -> None:
     """Print each model's curve per sensor, and its effective robustness against ``--late``."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sensors", default="camera", help=f"comma-separated, of {','.join(SENSORS)}")
-    parser.add_argument("--late", action="append", default=[], help="a late-fusion checkpoint (repeat to average seeds)")
+    parser.add_argument("--late", action="append", default=[], help="late-fusion checkpoint (repeat: seeds averaged)")
     parser.add_argument("models", nargs="+", metavar="NAME=PATH")
     args = parser.parse_args()
     sensors = args.sensors.split(",")
