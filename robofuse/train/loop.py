@@ -25,7 +25,6 @@ from robofuse.errors import ConfigError
 from robofuse.model.fusion_model import FusionModel
 from robofuse.train.config import HEADS, SENSORS, TrainConfig
 
-INPUTS = SENSORS  # the model's inputs, in the mask's column order
 Arrays = dict[str, npt.NDArray[Any]]
 
 
@@ -45,20 +44,20 @@ def load_windows(seeds: tuple[int, ...], windows: int, cache_dir: str, *, progre
     """The windows of every seed, generated once into ``cache_dir`` and concatenated."""
     directory = window_cache(cache_dir)
     sets: list[WindowSet] = [cached(seed, windows, directory, progress=progress) for seed in seeds]
-    keys = (*INPUTS, "mask", *HEADS)
+    keys = (*SENSORS, "mask", *HEADS)
     return {key: np.concatenate([getattr(s, key) for s in sets]) for key in keys}
 
 
 def restrict_mask(mask: npt.NDArray[Any], modalities: tuple[str, ...]) -> npt.NDArray[np.float32]:
     """``mask`` with every sensor outside ``modalities`` masked (a specialist's view of the data)."""
-    keep = np.array([name in modalities for name in INPUTS], dtype=np.float32)
+    keep = np.array([name in modalities for name in SENSORS], dtype=np.float32)
     return (mask.astype(np.float32) * keep).astype(np.float32)
 
 
 def input_stds(data: Arrays) -> dict[str, npt.NDArray[np.float32]]:
     """Each input's standard deviation over present windows (per channel for camera and IMU)."""
     stds = {}
-    for i, name in enumerate(INPUTS):
+    for i, name in enumerate(SENSORS):
         x = data[name][data["mask"][:, i] > 0.5][:512].astype(np.float32)
         axes = tuple(range(x.ndim - 1)) if name in ("camera", "imu") else None
         std = np.nanstd(x, axis=axes) if len(x) else np.ones(())
@@ -96,7 +95,7 @@ def add_noise(batch: Arrays, stds: dict[str, Any], config: TrainConfig, rng: np.
     their noise was most of the augmentation's cost.
     """
     n = len(batch["mask"])
-    for name in (m for m in INPUTS if m in config.modalities):
+    for name in (m for m in SENSORS if m in config.modalities):
         level = rng.uniform(0, config.noise_max_of(name), n) * (rng.random(n) < config.noise_prob)
         hit = np.flatnonzero(level > 0)
         if len(hit) == 0:
@@ -111,13 +110,13 @@ def add_noise(batch: Arrays, stds: dict[str, Any], config: TrainConfig, rng: np.
         batch[name][hit] = x
 
 
-def add_faults(batch: Arrays, p: float, rng: np.random.Generator, sensors: tuple[str, ...] = INPUTS) -> None:
+def add_faults(batch: Arrays, p: float, rng: np.random.Generator, sensors: tuple[str, ...] = SENSORS) -> None:
     """Whole-modality faults with probability ``p`` each: NaN, zeros or another window's (frozen) input.
 
     A faulted modality is masked, as the runtime masks a stream it rejected. Only ``sensors`` are hit.
     """
     n = len(batch["mask"])
-    for i, name in enumerate(INPUTS):
+    for i, name in enumerate(SENSORS):
         if name not in sensors:
             continue
         for j in np.flatnonzero(rng.random(n) < p):
@@ -146,7 +145,7 @@ def random_subsets(mask: npt.NDArray[np.float32], rng: np.random.Generator) -> n
 
 def make_batch(data: Arrays, index: npt.NDArray[np.int64]) -> Arrays:
     """Float32 copies of the inputs and mask, and the labels, of the windows at ``index``."""
-    batch = {name: data[name][index].astype(np.float32) for name in (*INPUTS, "mask")}
+    batch = {name: data[name][index].astype(np.float32) for name in (*SENSORS, "mask")}
     batch.update({name: data[name][index].astype(np.int64) for name in HEADS})
     return batch
 
@@ -165,7 +164,7 @@ def augment(batch: Arrays, stds: dict[str, Any], config: TrainConfig, rng: np.ra
 
 def to_tensors(batch: Arrays, device: torch.device | str = "cpu") -> tuple[torch.Tensor, ...]:
     """The model's inputs, in INPUT_NAMES order, on ``device``."""
-    return tuple(torch.from_numpy(np.ascontiguousarray(batch[name])).to(device) for name in (*INPUTS, "mask"))
+    return tuple(torch.from_numpy(np.ascontiguousarray(batch[name])).to(device) for name in (*SENSORS, "mask"))
 
 
 def loss_fn(out: dict[str, torch.Tensor], batch: Arrays, weights: dict[str, torch.Tensor], config: TrainConfig) -> Any:
@@ -182,7 +181,7 @@ def loss_fn(out: dict[str, torch.Tensor], batch: Arrays, weights: dict[str, torc
 
 
 SUBSETS = torch.tensor(
-    [[(bits >> i) & 1 for i in range(len(INPUTS))] for bits in range(1, 2 ** len(INPUTS))], dtype=torch.float32
+    [[(bits >> i) & 1 for i in range(len(SENSORS))] for bits in range(1, 2 ** len(SENSORS))], dtype=torch.float32
 )  # (15, 4): every non-empty subset of the sensors
 
 
@@ -256,7 +255,7 @@ def evaluate(model: FusionModel, data: Arrays, batch_size: int) -> dict[str, flo
     metrics = {"terrain_acc": float(np.mean(pred["terrain"] == data["terrain"]))}
     for head in ("collision", "slip"):
         metrics[f"{head}_bacc"] = balanced_accuracy(pred[head], data[head].astype(np.int64))
-    for i, name in enumerate(INPUTS):
+    for i, name in enumerate(SENSORS):
         mask = data["mask"].astype(np.float32)
         mask[:, i] = 0.0
         dropped = predict(model, data, mask, batch_size)["terrain"]
