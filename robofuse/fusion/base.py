@@ -85,7 +85,7 @@ class ModalityLinear(nn.Module):
 
 
 class FactorInputs(nn.Module):
-    """The per-modality vectors TFN and LMF multiply: ``[norm(W_m x_m), 1]``, or ``[0, ..., 0, 1]`` if missing.
+    """The per-modality vectors TFN and LMF multiply: ``[s_m norm(W_m x_m), 1]``, or ``[0, ..., 0, 1]`` if missing.
 
     Projecting to ``proj_dim`` keeps the outer product small ((p+1)^M entries instead of
     (D+1)^M). Normalizing (LayerNorm without affine: zero mean, unit variance, so every present
@@ -94,27 +94,49 @@ class FactorInputs(nn.Module):
     fusions so fragile under noise. A missing modality becomes the pure constant vector, which
     selects the slice of the product that is exactly the fusion of the present modalities.
 
+    With ``presence_gate`` each present vector is scaled by ``s_m = sigmoid(a_m . x_m + b_m)``,
+    computed from that modality's own features only. Normalization alone pins every present
+    vector to norm sqrt(p), so a sensor the model should not trust (a noisy one) still enters
+    every product at full strength; the scale lets it fade continuously toward the missing
+    vector, the case modality dropout already trains. ``s_m <= 1`` keeps the bound above.
+
     Args:
         modalities: number of modalities M.
         dim: per-modality feature size D.
         proj_dim: projected size p.
         normalize: LayerNorm the projections; False only to measure what normalization buys.
+        presence_gate: scale each present vector by a learned gate in (0, 1).
 
     Shape:
         - x: :math:`(B, M, D)` with missing modalities already zeroed; present: :math:`(B, M)` bool.
-        - Output: :math:`(B, M, p + 1)`.
+        - Output: :math:`(B, M, p + 1)` and a :class:`FusionInfo` whose weights are the gates
+          renormalized over the present modalities (equal shares without ``presence_gate``).
     """
 
-    def __init__(self, modalities: int, dim: int, proj_dim: int, normalize: bool = True) -> None:
+    def __init__(self, modalities: int, dim: int, proj_dim: int, normalize: bool = True, presence_gate: bool = False) -> None:
         super().__init__()
         self.proj = ModalityLinear(modalities, dim, proj_dim)
         self.proj_dim = proj_dim
         self.normalize = normalize
+        self.gate: ModalityLinear | None = None
+        if presence_gate:
+            self.gate = ModalityLinear(modalities, dim, 1)
+            with torch.no_grad():  # start near 1 (sigmoid(3) = 0.95): the ungated layer, then learn to fade
+                self.gate.weight.mul_(0.1)
+                self.gate.bias.fill_(3.0)
 
-    def forward(self, x: Tensor, present: Tensor) -> Tensor:
-        """Project, normalize, zero the missing, append the constant 1."""
+    def forward(self, x: Tensor, present: Tensor) -> tuple[Tensor, FusionInfo]:
+        """Project, normalize, scale by the gate, zero the missing, append the constant 1."""
         h = self.proj(x)  # (B, M, p)
         if self.normalize:
             h = F.layer_norm(h, (self.proj_dim,))
-        h = torch.where(present.unsqueeze(-1), h, torch.zeros((), dtype=h.dtype, device=h.device))
-        return F.pad(h, (0, 1), value=1.0)  # (B, M, p + 1)
+        zero = torch.zeros((), dtype=h.dtype, device=h.device)
+        if self.gate is None:
+            info = uniform_info(present, x.dtype)
+        else:
+            scale = torch.where(present.unsqueeze(-1), torch.sigmoid(self.gate(x)), zero)  # (B, M, 1)
+            h = h * scale
+            share = scale.squeeze(-1)  # (B, M)
+            info = FusionInfo(weights=share / share.sum(dim=1, keepdim=True).clamp_min(1e-12), usable=present.any(dim=1))
+        h = torch.where(present.unsqueeze(-1), h, zero)
+        return F.pad(h, (0, 1), value=1.0), info  # (B, M, p + 1)

@@ -23,6 +23,7 @@ class FusionConfig:
     out_dim: int = 128  # what the task heads read
     proj_dim: int = 4  # TFN/LMF: (4+1)^4 = 625 product entries, against 2.8e8 unprojected
     rank: int = 4  # LMF: Liu 2018 found ranks of about 4 enough; the cost grows linearly
+    presence_gate: bool = False  # TFN/LMF: a learned per-modality scale that lets a sensor fade toward missing
 
     def __post_init__(self) -> None:
         if self.kind not in get_args(FusionKind):
@@ -40,7 +41,7 @@ def make_fusion(config: FusionConfig) -> nn.Module:
     if config.kind == "late":
         return LateFusion(m, d, o)
     if config.kind == "tfn":
-        return TensorFusion(m, d, o, config.proj_dim)
+        return TensorFusion(m, d, o, config.proj_dim, presence_gate=config.presence_gate)
     if config.kind == "lmf":
-        return LowRankFusion(m, d, o, config.proj_dim, config.rank)
+        return LowRankFusion(m, d, o, config.proj_dim, config.rank, presence_gate=config.presence_gate)
     return GatedFusion(m, d, o)

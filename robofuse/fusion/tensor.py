@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from robofuse.fusion.base import FactorInputs, FusionInfo, present_mask, uniform_info, zero_missing
+from robofuse.fusion.base import FactorInputs, FusionInfo, present_mask, zero_missing
 
 
 class TensorFusion(nn.Module):
@@ -26,26 +26,35 @@ class TensorFusion(nn.Module):
         out_dim: fused feature size.
         proj_dim: projected size p; the product has (p+1)^M entries.
         normalize: LayerNorm the projections (leave True; False exists to measure why).
+        presence_gate: let each modality fade toward "missing" by a learned gate (see :class:`FactorInputs`).
 
     Shape:
         - x: :math:`(B, M, D)`; mask: :math:`(B, M)` float, 1 present, 0 missing.
         - Output: :math:`(B, \\text{out\\_dim})` and a :class:`FusionInfo` with equal weights
-          over the present modalities.
+          over the present modalities (the renormalized gates with ``presence_gate``).
     """
 
-    def __init__(self, modalities: int, dim: int, out_dim: int, proj_dim: int = 4, normalize: bool = True) -> None:
+    def __init__(
+        self,
+        modalities: int,
+        dim: int,
+        out_dim: int,
+        proj_dim: int = 4,
+        normalize: bool = True,
+        presence_gate: bool = False,
+    ) -> None:
         super().__init__()
-        self.factors = FactorInputs(modalities, dim, proj_dim, normalize)
+        self.factors = FactorInputs(modalities, dim, proj_dim, normalize, presence_gate)
         self.out = nn.Linear((proj_dim + 1) ** modalities, out_dim)
 
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, FusionInfo]:
         """Fuse through the full outer product."""
         present = present_mask(x, mask)
-        z = self.factors(guard_missing(x, present), present)  # (B, M, P) with P = p + 1
+        z, info = self.factors(guard_missing(x, present), present)  # (B, M, P) with P = p + 1
         t = z[:, 0]  # (B, P)
         for m in range(1, z.shape[1]):
             t = (t.unsqueeze(-1) * z[:, m].unsqueeze(1)).flatten(1)  # (B, P^(m+1)), row-major
-        return self.out(t), uniform_info(present, x.dtype)  # (B, out_dim)
+        return self.out(t), info  # (B, out_dim)
 
 
 class LowRankFusion(nn.Module):
@@ -64,18 +73,26 @@ class LowRankFusion(nn.Module):
         proj_dim: projected size p.
         rank: number of rank-one terms.
         normalize: LayerNorm the projections (leave True; False exists to measure why).
+        presence_gate: let each modality fade toward "missing" by a learned gate (see :class:`FactorInputs`).
 
     Shape:
         - x: :math:`(B, M, D)`; mask: :math:`(B, M)` float, 1 present, 0 missing.
         - Output: :math:`(B, \\text{out\\_dim})` and a :class:`FusionInfo` with equal weights
-          over the present modalities.
+          over the present modalities (the renormalized gates with ``presence_gate``).
     """
 
     def __init__(
-        self, modalities: int, dim: int, out_dim: int, proj_dim: int = 4, rank: int = 4, normalize: bool = True
+        self,
+        modalities: int,
+        dim: int,
+        out_dim: int,
+        proj_dim: int = 4,
+        rank: int = 4,
+        normalize: bool = True,
+        presence_gate: bool = False,
     ) -> None:
         super().__init__()
-        self.factors_in = FactorInputs(modalities, dim, proj_dim, normalize)
+        self.factors_in = FactorInputs(modalities, dim, proj_dim, normalize, presence_gate)
         # each z_m has norm ~sqrt(p + 1), so std 1/sqrt(p + 1) makes every z_m @ factor ~N(0, 1) and
         # their product O(1); the xavier init MultiBench uses shrinks it like 0.27^M instead
         self.factors = nn.Parameter(torch.randn(modalities, rank, proj_dim + 1, out_dim) / math.sqrt(proj_dim + 1))
@@ -85,12 +102,12 @@ class LowRankFusion(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, FusionInfo]:
         """Fuse through the rank-``rank`` factorization."""
         present = present_mask(x, mask)
-        z = self.factors_in(guard_missing(x, present), present)  # (B, M, P)
+        z, info = self.factors_in(guard_missing(x, present), present)  # (B, M, P)
         m, rank, p1, out_dim = self.factors.shape
         factors = self.factors.permute(0, 2, 1, 3).reshape(m, p1, rank * out_dim)  # (M, P, rank * O)
         per_modality = torch.bmm(z.transpose(0, 1), factors)  # (M, B, rank * O); bmm: einsum is ~2x slower
         product = per_modality.prod(dim=0).view(-1, rank, out_dim)  # (B, rank, O)
-        return torch.matmul(self.fusion_weights, product) + self.bias, uniform_info(present, x.dtype)  # (B, O)
+        return torch.matmul(self.fusion_weights, product) + self.bias, info  # (B, O)
 
     def reconstruct_tensor_weight(self) -> Tensor:
         """The full TFN weight this layer is equivalent to, in :class:`TensorFusion`'s layout.

@@ -23,6 +23,7 @@ class FusionModelConfig:
     fusion: FusionKind = "gated"  # gates show per-sensor reliance; correct for every subset
     proj_dim: int = 4  # TFN/LMF only, see FusionConfig
     rank: int = 4  # LMF only
+    presence_gate: bool = False  # TFN/LMF only, see FusionConfig (False: checkpoints from before it load unchanged)
     terrain_classes: tuple[str, ...] = TERRAIN_NAMES  # asphalt, gravel, grass, sand, tiles, mud
     collision_classes: tuple[str, ...] = ("no_collision", "collision")
     slip_classes: tuple[str, ...] = ("no_slip", "slip")
@@ -88,6 +89,7 @@ class FusionModel(nn.Module):
                 out_dim=config.fused_dim,
                 proj_dim=config.proj_dim,
                 rank=config.rank,
+                presence_gate=config.presence_gate,
             )
         )
         # one shared hidden layer: the gated sum is linear in each modality's tanh features

@@ -19,14 +19,17 @@ from robofuse.fusion.factory import FusionConfig, make_fusion  # noqa: E402
 from robofuse.fusion.layers import ConcatFusion, GatedFusion  # noqa: E402
 from robofuse.fusion.tensor import LowRankFusion, TensorFusion  # noqa: E402
 
-KINDS = ["concat", "late", "tfn", "lmf", "gated"]
+BASE_KINDS = ["concat", "late", "tfn", "lmf", "gated"]
+KINDS = [*BASE_KINDS, "tfn+presence", "lmf+presence"]  # +presence: presence_gate on
 B, M, D, OUT = 5, 4, 16, 8
 SUBSETS = [s for r in range(M + 1) for s in itertools.combinations(range(M), r)]  # 16, the empty one first
 
 
 def build(kind: str) -> nn.Module:
     torch.manual_seed(0)
-    return make_fusion(FusionConfig(kind, modalities=M, dim=D, out_dim=OUT))  # type: ignore[arg-type]
+    base, _, variant = kind.partition("+")
+    config = FusionConfig(base, modalities=M, dim=D, out_dim=OUT, presence_gate=variant == "presence")  # type: ignore[arg-type]
+    return make_fusion(config)
 
 
 def subset_mask(subset: tuple[int, ...], batch: int = B) -> Tensor:
@@ -143,11 +146,11 @@ def test_lmf_factors_are_registered_parameters_that_get_gradients_and_train() ->
     assert not torch.equal(layer.factors.detach(), before)
 
 
-@pytest.mark.parametrize("normalize", [True, False])
-def test_lmf_equals_tfn_with_the_reconstructed_weight_for_every_subset(normalize: bool) -> None:
+@pytest.mark.parametrize(("normalize", "presence_gate"), [(True, False), (False, False), (True, True)])
+def test_lmf_equals_tfn_with_the_reconstructed_weight_for_every_subset(normalize: bool, presence_gate: bool) -> None:
     torch.manual_seed(0)
-    lmf = LowRankFusion(M, D, OUT, proj_dim=4, rank=3, normalize=normalize)
-    tfn = TensorFusion(M, D, OUT, proj_dim=4, normalize=normalize)
+    lmf = LowRankFusion(M, D, OUT, proj_dim=4, rank=3, normalize=normalize, presence_gate=presence_gate)
+    tfn = TensorFusion(M, D, OUT, proj_dim=4, normalize=normalize, presence_gate=presence_gate)
     with torch.no_grad():
         tfn.factors.load_state_dict(lmf.factors_in.state_dict())  # the same projections
         tfn.out.weight.copy_(lmf.reconstruct_tensor_weight())
@@ -184,6 +187,42 @@ def test_normalized_tensor_fusions_amplify_input_noise_at_most_a_small_multiple_
     assert output_change_ratio(cls(M, 128, 128, normalize=False), concat, 10.0) > 30.0
 
 
+@pytest.mark.parametrize("cls", [TensorFusion, LowRankFusion])
+def test_a_presence_gate_amplifies_noise_no_more_than_the_ungated_layer_bound(cls: type) -> None:
+    # the gate only scales a normalized vector by (0, 1), so the concat-relative bound still holds
+    concat = ConcatFusion(M, 128, 128)
+    for sigma in (1.0, 10.0):
+        torch.manual_seed(0)
+        assert output_change_ratio(cls(M, 128, 128, presence_gate=True), concat, sigma) < 3.0, sigma
+
+
+@pytest.mark.parametrize("cls", [TensorFusion, LowRankFusion])
+def test_a_fully_closed_presence_gate_gives_exactly_the_fusion_without_that_modality(cls: type) -> None:
+    # the continuum the gate exists for: open = present, closed = missing, nothing else in between leaks
+    torch.manual_seed(0)
+    layer = cls(M, D, OUT, presence_gate=True)
+    factors = layer.factors if cls is TensorFusion else layer.factors_in
+    with torch.no_grad():
+        factors.gate.bias[2] = -1e4  # sigmoid -> exactly 0 for modality 2 whatever its features
+    x = features()
+    closed, info = layer(x, torch.ones(B, M))
+    missing, _ = layer(x, subset_mask((0, 1, 3)))
+    torch.testing.assert_close(closed, missing, rtol=0, atol=1e-6)
+    assert (info["weights"][:, 2] == 0).all()
+    torch.testing.assert_close(info["weights"].sum(dim=1), torch.ones(B))
+
+
+def test_presence_gates_are_reported_as_weights_and_depend_only_on_their_own_modality() -> None:
+    layer = build("lmf+presence")
+    with torch.no_grad():
+        layer.factors_in.gate.weight.normal_()  # spread the gates so the weights differ per sample
+    x = features()
+    weights = layer(x, torch.ones(B, M))[1]["weights"]
+    assert not torch.allclose(weights, torch.full((B, M), 0.25))
+    fewer = layer(x, subset_mask((0, 1, 2)))[1]["weights"]
+    torch.testing.assert_close(fewer[:, :3], weights[:, :3] / weights[:, :3].sum(dim=1, keepdim=True))
+
+
 def test_concat_fills_a_missing_modality_with_a_learned_embedding_not_zeros() -> None:
     # so "sensor gone" is distinguishable from "sensor reads all zeros"
     layer = ConcatFusion(M, D, OUT)
@@ -193,7 +232,7 @@ def test_concat_fills_a_missing_modality_with_a_learned_embedding_not_zeros() ->
     assert not torch.allclose(gone, silent)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", BASE_KINDS)
 def test_make_fusion_builds_each_kind_with_the_configured_sizes(kind: str) -> None:
     layer = make_fusion(FusionConfig(kind, modalities=3, dim=32, out_dim=7))  # type: ignore[arg-type]
     y, _ = layer(torch.randn(2, 3, 32), torch.ones(2, 3))

@@ -257,3 +257,22 @@ def test_onnx_export_has_named_inputs_a_dynamic_batch_and_matches_torch(model: F
         got = session.run(None, {n: t.numpy() for n, t in zip(INPUT_NAMES, inputs, strict=True)})
         for name, value in zip(model.config.output_names, got, strict=True):
             np.testing.assert_allclose(value, want[name].numpy(), atol=1e-4, err_msg=name)
+
+
+def test_an_lmf_model_with_presence_gates_exports_to_onnx_and_matches_torch(tmp_path: Path) -> None:
+    # the round-5 LMF recipe (docs/evaluation/candidates/lmf_presence.yaml) must ship like the rest
+    pytest.importorskip("onnxscript", reason="the dynamo ONNX exporter needs onnxscript")
+    ort = pytest.importorskip("onnxruntime", reason="running the exported graph needs onnxruntime")
+    from robofuse.train.export import export_graph
+
+    torch.manual_seed(0)
+    model = FusionModel(FusionModelConfig(fusion="lmf", presence_gate=True)).eval()
+    path = tmp_path / "lmf.onnx"
+    export_graph(model, path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inputs = with_mask(model.example_inputs(3, seed=1), [1, 1, 0, 1])
+    want = run(model, inputs)
+    got = session.run(None, {n: t.numpy() for n, t in zip(INPUT_NAMES, inputs, strict=True)})
+    for name, value in zip(model.config.output_names, got, strict=True):
+        np.testing.assert_allclose(value, want[name].numpy(), atol=1e-4, err_msg=name)
+    assert (got[model.config.output_names.index("gates")][:, 2] == 0).all()  # the masked IMU has no share
