@@ -113,7 +113,9 @@ class FactorInputs(nn.Module):
           renormalized over the present modalities (equal shares without ``presence_gate``).
     """
 
-    def __init__(self, modalities: int, dim: int, proj_dim: int, normalize: bool = True, presence_gate: bool = False) -> None:
+    def __init__(
+        self, modalities: int, dim: int, proj_dim: int, normalize: bool = True, presence_gate: bool = False
+    ) -> None:
         super().__init__()
         self.proj = ModalityLinear(modalities, dim, proj_dim)
         self.proj_dim = proj_dim
@@ -137,6 +139,8 @@ class FactorInputs(nn.Module):
             scale = torch.where(present.unsqueeze(-1), torch.sigmoid(self.gate(x)), zero)  # (B, M, 1)
             h = h * scale
             share = scale.squeeze(-1)  # (B, M)
-            info = FusionInfo(weights=share / share.sum(dim=1, keepdim=True).clamp_min(1e-12), usable=present.any(dim=1))
+            info = FusionInfo(
+                weights=share / share.sum(dim=1, keepdim=True).clamp_min(1e-12), usable=present.any(dim=1)
+            )
         h = torch.where(present.unsqueeze(-1), h, zero)
         return F.pad(h, (0, 1), value=1.0), info  # (B, M, p + 1)
