@@ -78,6 +78,8 @@ def cases() -> list[tuple[str, nn.Module, Tensor, Tensor]]:
         layer = make_fusion(FusionConfig(kind)).eval()
         out.append((f"{kind} 4x128", layer, x4, all4))
         out.append((f"{kind} 4x128, one masked", layer, x4, one_missing))
+    presence = make_fusion(FusionConfig("lmf", presence_gate=True)).eval()  # the round-5 LMF recipe's layer
+    out.append(("lmf 4x128, presence gates", presence, x4, all4))
     x3, all3 = torch.randn(1, 3, 128), torch.ones(1, 3)
     multibench_kinds: tuple[FusionKind, ...] = ("lmf", "concat")
     for kind in multibench_kinds:

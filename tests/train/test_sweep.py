@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,3 +101,22 @@ def test_the_baselines_recipe_shares_the_shipped_recipes_data_budget_and_model()
     for key in ("subset_heads", "sensor_noise_max", "keep", "seed"):
         shipped.pop(key, None)
     assert baselines == shipped
+
+
+@pytest.mark.parametrize(
+    "recipe", sorted((Path(__file__).resolve().parents[2] / "docs/evaluation/candidates").glob("*.yaml")), ids=str
+)
+def test_every_candidate_recipe_loads_and_keeps_the_baselines_data_and_budget(recipe: Path) -> None:
+    """A candidate differs from docs/train_baselines.yaml in its training method, never in data or budget."""
+    import argparse
+
+    from robofuse.cli.train import load_config
+
+    def load(path: Path) -> Any:
+        unset = ("epochs", "windows_per_seed", "cache", "seed", "modalities", "fusion", "device", "threads")
+        return load_config(argparse.Namespace(config=path, quick=False, **dict.fromkeys(unset)))
+
+    candidate, baselines = load(recipe), load(recipe.parents[2] / "train_baselines.yaml")
+    for key in ("train_seeds", "val_seeds", "windows_per_seed", "epochs", "batch_size", "learning_rate"):
+        assert getattr(candidate, key) == getattr(baselines, key), key
+    assert (candidate.model.dim, candidate.model.fused_dim) == (baselines.model.dim, baselines.model.fused_dim)
