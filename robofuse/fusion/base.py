@@ -136,11 +136,31 @@ class FactorInputs(nn.Module):
         if self.gate is None:
             info = uniform_info(present, x.dtype)
         else:
-            scale = torch.where(present.unsqueeze(-1), torch.sigmoid(self.gate(x)), zero)  # (B, M, 1)
-            h = h * scale
-            share = scale.squeeze(-1)  # (B, M)
-            info = FusionInfo(
-                weights=share / share.sum(dim=1, keepdim=True).clamp_min(1e-12), usable=present.any(dim=1)
-            )
+            logit = self.gate(x).squeeze(-1)  # (B, M)
+            h = h * torch.sigmoid(logit).unsqueeze(-1)
+            info = _shares(_log_sigmoid(logit), present)
         h = torch.where(present.unsqueeze(-1), h, zero)
         return F.pad(h, (0, 1), value=1.0), info  # (B, M, p + 1)
+
+
+def _log_sigmoid(x: Tensor) -> Tensor:
+    """``log(sigmoid(x))`` written so no runtime overflows: ``min(x, 0) - log1p(exp(-|x|))``.
+
+    ``F.logsigmoid`` exports to ONNX as ``-softplus(-x)``, whose ``exp`` overflows to inf at
+    x < -88 in float32; this form is exact for every finite x in torch and ONNX Runtime alike.
+    """
+    return torch.clamp(x, max=0.0) - torch.log1p(torch.exp(-x.abs()))
+
+
+def _shares(log_scale: Tensor, present: Tensor) -> FusionInfo:
+    """Each present modality's scale over the sum of the present scales, from the log scales.
+
+    A softmax of ``log sigmoid`` rather than ``s / s.sum()``: both are the same number, but when
+    every present scale underflows (inputs far from anything trained on) the division is 0/0 or
+    rounds differently in each runtime, while the softmax stays exact.
+    """
+    usable = present.any(dim=1)  # (B,)
+    zero = torch.zeros((), dtype=log_scale.dtype, device=log_scale.device)
+    logits = log_scale.masked_fill(~present, float("-inf"))
+    logits = torch.where(usable.unsqueeze(-1), logits, zero)  # nothing present: finite, then zeroed
+    return FusionInfo(weights=torch.where(present, logits.softmax(dim=1), zero), usable=usable)

@@ -212,6 +212,22 @@ def test_a_fully_closed_presence_gate_gives_exactly_the_fusion_without_that_moda
     torch.testing.assert_close(info["weights"].sum(dim=1), torch.ones(B))
 
 
+@pytest.mark.parametrize("bias", [-200.0, -1e4])
+def test_presence_shares_stay_exact_when_every_present_gate_underflows(bias: float) -> None:
+    # inputs far from training can close every gate past float32's range; s / s.sum() would be 0/0
+    layer = build("lmf+presence")
+    with torch.no_grad():
+        layer.factors_in.gate.bias.fill_(bias)
+        layer.factors_in.gate.bias[1] = bias - 1.0
+    for subset in SUBSETS[1:]:
+        y, info = layer(features(), subset_mask(subset))
+        assert torch.isfinite(y).all(), subset
+        assert torch.isfinite(info["weights"]).all(), subset
+        torch.testing.assert_close(info["weights"].sum(dim=1), torch.ones(B))
+    _, info = layer(features(), torch.ones(B, M))
+    assert (info["weights"][:, 1] < info["weights"][:, 0]).all()  # one logit lower: a smaller share, not 0/0
+
+
 def test_presence_gates_are_reported_as_weights_and_depend_only_on_their_own_modality() -> None:
     layer = build("lmf+presence")
     with torch.no_grad():

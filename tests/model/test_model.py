@@ -267,6 +267,8 @@ def test_an_lmf_model_with_presence_gates_exports_to_onnx_and_matches_torch(tmp_
 
     torch.manual_seed(0)
     model = FusionModel(FusionModelConfig(fusion="lmf", presence_gate=True)).eval()
+    with torch.no_grad():  # a gate closed far past float32's exp range: the shares must still agree
+        model.fusion.factors_in.gate.bias[0] = -200.0
     path = tmp_path / "lmf.onnx"
     export_graph(model, path)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -275,4 +277,7 @@ def test_an_lmf_model_with_presence_gates_exports_to_onnx_and_matches_torch(tmp_
     got = session.run(None, {n: t.numpy() for n, t in zip(INPUT_NAMES, inputs, strict=True)})
     for name, value in zip(model.config.output_names, got, strict=True):
         np.testing.assert_allclose(value, want[name].numpy(), atol=1e-4, err_msg=name)
-    assert (got[model.config.output_names.index("gates")][:, 2] == 0).all()  # the masked IMU has no share
+    gates = got[model.config.output_names.index("gates")]
+    assert (gates[:, 2] == 0).all()  # the masked IMU has no share
+    assert (gates[:, 0] < 1e-6).all()  # the closed camera almost none
+    np.testing.assert_allclose(gates.sum(axis=1), 1.0, rtol=1e-6)
