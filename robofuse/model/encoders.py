@@ -105,17 +105,19 @@ class LidarEncoder(nn.Module):
 
 
 class ImuEncoder(nn.Module):
-    """IMU 1-D CNN over time on the 10 gravity-scaled channels.
+    """IMU 1-D CNN over time on the 10 gravity-scaled channels (9 with ``heading_free``, see :class:`ImuPreprocess`).
 
     Shape:
         - Input: :math:`(B, T, 10)` (T = 200 at training resolution).
         - Output: :math:`(B, D)`.
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, heading_free: bool = False) -> None:
         super().__init__()
-        self.pre = ImuPreprocess()
-        self.convs = nn.Sequential(conv1d_block(10, 32, 2), conv1d_block(32, 64, 2), conv1d_block(64, 64, 2))
+        self.pre = ImuPreprocess(heading_free)
+        self.convs = nn.Sequential(
+            conv1d_block(self.pre.channels, 32, 2), conv1d_block(32, 64, 2), conv1d_block(64, 64, 2)
+        )
         self.out = nn.Linear(64, dim)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -32,6 +32,7 @@ class FusionModelConfig:
     imu_shape: tuple[int, int] = (200, 10)  # 1 s at 200 Hz; gyro, accel, quaternion xyzw
     audio_shape: tuple[int] = (8000,)  # 0.5 s at 16 kHz
     lidar_residual: bool = False  # a third LIDAR channel: the ranges' high-pass residual (ground roughness)
+    imu_heading_free: bool = False  # the IMU's tilt without its heading (see ImuPreprocess); False: older checkpoints
 
     @property
     def heads(self) -> dict[str, tuple[str, ...]]:
@@ -79,7 +80,12 @@ class FusionModel(nn.Module):
         self.config = config = config or FusionModelConfig()
         d = config.dim
         self.encoders = nn.ModuleList(
-            [CameraEncoder(d), LidarEncoder(d, config.lidar_residual), ImuEncoder(d), AudioEncoder(d)]
+            [
+                CameraEncoder(d),
+                LidarEncoder(d, config.lidar_residual),
+                ImuEncoder(d, config.imu_heading_free),
+                AudioEncoder(d),
+            ]
         )
         self.fusion = make_fusion(
             FusionConfig(

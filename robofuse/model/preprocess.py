@@ -148,21 +148,40 @@ def azimuth_residual(r: Tensor, valid: Tensor) -> Tensor:
 class ImuPreprocess(nn.Module):
     """IMU rows (gyro xyz rad/s, accel xyz m/s^2, quaternion xyzw) to gravity-scaled channels.
 
+    With ``heading_free`` the orientation quaternion (body to world) becomes the gravity direction
+    in the body frame, ``R(q)^T e_z``: the robot's tilt without its heading. The heading is where
+    the robot happens to point, which says nothing about the ground under it, yet a model can
+    memorise it per training world (docs/evaluation/candidates, round 5: noising only the
+    quaternion raises the shipped model's accuracy on unseen worlds).
+
     Shape:
         - Input: :math:`(B, T, 10)`.
-        - Output: :math:`(B, 10, T)`, channels first for ``conv1d``.
+        - Output: :math:`(B, C, T)`, channels first for ``conv1d``; C = 10, or 9 with ``heading_free``.
     """
 
     scale: Tensor
 
-    def __init__(self) -> None:
+    def __init__(self, heading_free: bool = False) -> None:
         super().__init__()
+        self.heading_free = heading_free
         scale = [GYRO_SCALE_RADPS] * 3 + [STANDARD_GRAVITY_MPS2] * 3 + [1.0] * 4
         self.register_buffer("scale", torch.tensor(scale).view(1, 10, 1))
 
+    @property
+    def channels(self) -> int:
+        """How many channels :meth:`forward` returns."""
+        return 9 if self.heading_free else 10
+
     def forward(self, x: Tensor) -> Tensor:
-        """Divide each channel by its scale."""
-        return x.transpose(1, 2) / self.scale  # (B, 10, T)
+        """Divide each channel by its scale (and swap the quaternion for the body-frame gravity direction)."""
+        scaled = x.transpose(1, 2) / self.scale  # (B, 10, T)
+        if not self.heading_free:
+            return scaled
+        qx, qy, qz, qw = scaled[:, 6], scaled[:, 7], scaled[:, 8], scaled[:, 9]  # (B, T) each
+        gravity = torch.stack(  # the third row of R(q): invariant to any rotation about the world's z
+            [2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)], dim=1
+        )
+        return torch.cat([scaled[:, :6], gravity], dim=1)  # (B, 9, T)
 
 
 class LogMel(nn.Module):

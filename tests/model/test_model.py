@@ -112,6 +112,20 @@ def test_imu_at_rest_reads_one_g_and_keeps_the_quaternion() -> None:
     np.testing.assert_allclose(out[0, :, 0].numpy(), [0, 0, 1, 0, 0, 1, 0, 0, 0, 1], atol=1e-6)
 
 
+@pytest.mark.parametrize("yaw", [0.0, 0.7, -2.5, np.pi])
+def test_heading_free_imu_gives_the_tilt_an_accelerometer_at_rest_reads_whatever_the_heading(yaw: float) -> None:
+    # body rolled by 0.4 rad, then turned to any heading about the world's z: q = q_yaw * q_roll (xyzw)
+    roll = 0.4
+    cr, sr, cy, sy = np.cos(roll / 2), np.sin(roll / 2), np.cos(yaw / 2), np.sin(yaw / 2)
+    q = [cy * sr, sy * sr, sy * cr, cy * cr]
+    at_rest = 9.80665 * np.array([0.0, np.sin(roll), np.cos(roll)])  # R^T (0, 0, g): what the accel reads
+    row = torch.tensor([0.1, -0.2, 0.3, *at_rest, *q], dtype=torch.float32)
+    out = pp.ImuPreprocess(heading_free=True)(row.view(1, 1, 10))
+    assert out.shape == (1, 9, 1)
+    np.testing.assert_allclose(out[0, 6:, 0].numpy(), at_rest / 9.80665, atol=1e-6)  # gravity = accel / g
+    np.testing.assert_allclose(out[0, :6, 0].numpy(), pp.ImuPreprocess()(row.view(1, 1, 10))[0, :6, 0].numpy())
+
+
 def test_camera_is_channels_first_and_normalized_per_channel() -> None:
     image = torch.zeros(1, 2, 3, 3)
     image[..., 0] = 255.0
