@@ -295,3 +295,24 @@ def test_an_lmf_model_with_presence_gates_exports_to_onnx_and_matches_torch(tmp_
     assert (gates[:, 2] == 0).all()  # the masked IMU has no share
     assert (gates[:, 0] < 1e-6).all()  # the closed camera almost none
     np.testing.assert_allclose(gates.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_a_heading_free_model_gives_the_same_outputs_whichever_way_the_robot_faces() -> None:
+    # the shipped model (imu_heading_free off) loses 5 points on unseen worlds when headings turn
+    # (docs/evaluation/imu_channels.py); with it on, the heading cannot reach any output
+    torch.manual_seed(0)
+    model = FusionModel(FusionModelConfig(imu_heading_free=True)).eval()
+    camera, lidar, imu, audio, mask = model.example_inputs(3, seed=2)
+    yaw = torch.tensor([0.5, 2.0, -3.0]).view(3, 1)
+    imu[..., 6:] = torch.tensor([0.0, 0.0, 0.0, 1.0])  # level, facing the world's x axis
+    turned = imu.clone()
+    turned[..., 8], turned[..., 9] = torch.sin(yaw / 2), torch.cos(yaw / 2)  # the same, facing yaw
+    before, after = run(model, (camera, lidar, imu, audio, mask)), run(model, (camera, lidar, turned, audio, mask))
+    for name in before:
+        torch.testing.assert_close(after[name], before[name], atol=1e-5, rtol=1e-5)
+    plain = FusionModel(FusionModelConfig()).eval()  # without it the heading moves the outputs
+    moved = (
+        run(plain, (camera, lidar, turned, audio, mask))["terrain"]
+        - run(plain, (camera, lidar, imu, audio, mask))["terrain"]
+    )
+    assert moved.abs().max() > 1e-4
