@@ -75,23 +75,26 @@ def test_with_every_sensor_masked_the_output_is_finite_and_flagged_unusable_even
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("garbage", ["noise", "huge", "nan", "inf"])
-def test_a_masked_modalitys_input_cannot_change_the_output_or_the_weights(kind: str, garbage: str) -> None:
-    # the property MultiBench gets wrong: zero-filling or multiplying by the mask leaks the input
-    layer = build(kind)
-    x = features()
-    replacement = {
-        "noise": 100.0 * torch.randn(B, M, D),
-        "huge": torch.full((B, M, D), 1e30),
-        "nan": torch.full((B, M, D), float("nan")),
-        "inf": torch.full((B, M, D), float("inf")),
-    }[garbage]
-    for subset in SUBSETS[:-1]:  # every subset with something masked
-        mask = subset_mask(subset)
-        corrupted = torch.where(mask.unsqueeze(-1) > 0, x, replacement)
-        y0, info0 = layer(x, mask)
-        y1, info1 = layer(corrupted, mask)
-        assert torch.equal(y0, y1), subset
-        assert torch.equal(info0["weights"], info1["weights"]), subset
+@pytest.mark.parametrize("grad", [True, False], ids=["training", "inference"])
+def test_a_masked_modalitys_input_cannot_change_the_output_or_the_weights(kind: str, garbage: str, grad: bool) -> None:
+    # the property MultiBench gets wrong: zero-filling or multiplying by the mask leaks the input.
+    # Inference too: without autograd TFN/LMF skip the zeroing, so the garbage does reach the projections
+    with torch.set_grad_enabled(grad):
+        layer = build(kind)
+        x = features()
+        replacement = {
+            "noise": 100.0 * torch.randn(B, M, D),
+            "huge": torch.full((B, M, D), 1e30),
+            "nan": torch.full((B, M, D), float("nan")),
+            "inf": torch.full((B, M, D), float("inf")),
+        }[garbage]
+        for subset in SUBSETS[:-1]:  # every subset with something masked
+            mask = subset_mask(subset)
+            corrupted = torch.where(mask.unsqueeze(-1) > 0, x, replacement)
+            y0, info0 = layer(x, mask)
+            y1, info1 = layer(corrupted, mask)
+            assert torch.equal(y0, y1), subset
+            assert torch.equal(info0["weights"], info1["weights"]), subset
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -192,8 +195,14 @@ def test_a_presence_gate_amplifies_noise_no_more_than_the_ungated_layer_bound(cl
     # the gate only scales a normalized vector by (0, 1), so the concat-relative bound still holds
     concat = ConcatFusion(M, 128, 128)
     for sigma in (1.0, 10.0):
-        torch.manual_seed(0)
-        assert output_change_ratio(cls(M, 128, 128, presence_gate=True), concat, sigma) < 3.0, sigma
+        for spread in (0.0, 1.0, 3.0):  # the initial near-constant gate, then gates that move with the input
+            torch.manual_seed(0)
+            layer = cls(M, 128, 128, presence_gate=True)
+            factors = layer.factors if cls is TensorFusion else layer.factors_in
+            if spread:
+                with torch.no_grad():
+                    factors.gate.weight.normal_(0.0, spread / 128**0.5)
+            assert output_change_ratio(layer, concat, sigma) < 3.0, (sigma, spread)
 
 
 @pytest.mark.parametrize("cls", [TensorFusion, LowRankFusion])
@@ -237,6 +246,10 @@ def test_presence_gates_are_reported_as_weights_and_depend_only_on_their_own_mod
     assert not torch.allclose(weights, torch.full((B, M), 0.25))
     fewer = layer(x, subset_mask((0, 1, 2)))[1]["weights"]
     torch.testing.assert_close(fewer[:, :3], weights[:, :3] / weights[:, :3].sum(dim=1, keepdim=True))
+    moved = x.clone()
+    moved[:, 3] += 5.0 * torch.randn(B, D)  # another modality's features: the first three gates must not move
+    moved_weights = layer(moved, torch.ones(B, M))[1]["weights"]
+    torch.testing.assert_close(moved_weights[:, :3] / moved_weights[:, :3].sum(dim=1, keepdim=True), fewer[:, :3])
 
 
 def test_concat_fills_a_missing_modality_with_a_learned_embedding_not_zeros() -> None:
