@@ -138,7 +138,7 @@ class FactorInputs(nn.Module):
         else:
             logit = self.gate(x).squeeze(-1)  # (B, M)
             h = h * torch.sigmoid(logit).unsqueeze(-1)
-            info = _shares(_log_sigmoid(logit), present)
+            info = masked_softmax_info(_log_sigmoid(logit), present)
         h = torch.where(present.unsqueeze(-1), h, zero)
         return F.pad(h, (0, 1), value=1.0), info  # (B, M, p + 1)
 
@@ -152,15 +152,17 @@ def _log_sigmoid(x: Tensor) -> Tensor:
     return 0.5 * (x - x.abs()) - torch.log1p(torch.exp(-x.abs()))  # min(x, 0), gradient 1/2 at 0 as it should
 
 
-def _shares(log_scale: Tensor, present: Tensor) -> FusionInfo:
-    """Each present modality's scale over the sum of the present scales, from the log scales.
+def masked_softmax_info(logits: Tensor, present: Tensor) -> FusionInfo:
+    """Softmax of ``logits`` over the present modalities: exactly 0 where masked, and all 0 (not NaN) when none is.
 
-    A softmax of ``log sigmoid`` rather than ``s / s.sum()``: both are the same number, but when
-    every present scale underflows (inputs far from anything trained on) the division is 0/0 or
-    rounds differently in each runtime, while the softmax stays exact.
+    Gated fusion's gates, and the presence gates' shares (from log sigmoids: the same numbers as
+    ``s / s.sum()``, but exact when every present gate underflows, where the division is 0/0).
+
+    Shape:
+        - logits: :math:`(B, M)`; present: :math:`(B, M)` bool.
     """
     usable = present.any(dim=1)  # (B,)
-    zero = torch.zeros((), dtype=log_scale.dtype, device=log_scale.device)
-    logits = log_scale.masked_fill(~present, float("-inf"))
-    logits = torch.where(usable.unsqueeze(-1), logits, zero)  # nothing present: finite, then zeroed
+    zero = torch.zeros((), dtype=logits.dtype, device=logits.device)
+    logits = logits.masked_fill(~present, float("-inf"))
+    logits = torch.where(usable.unsqueeze(-1), logits, zero)  # nothing present: softmax of all -inf is NaN
     return FusionInfo(weights=torch.where(present, logits.softmax(dim=1), zero), usable=usable)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from robofuse.fusion.base import FusionInfo, ModalityLinear, present_mask, uniform_info, zero_missing
+from robofuse.fusion.base import (
+    FusionInfo,
+    ModalityLinear,
+    masked_softmax_info,
+    present_mask,
+    uniform_info,
+    zero_missing,
+)
 
 
 class ConcatFusion(nn.Module):
@@ -96,12 +103,7 @@ class GatedFusion(nn.Module):
     def forward(self, x: Tensor, mask: Tensor) -> tuple[Tensor, FusionInfo]:
         """Gate each present modality by its own features and sum."""
         present = present_mask(x, mask)
-        usable = present.any(dim=1)  # (B,)
         x = zero_missing(x, present)
-        logits = self.gate(x).squeeze(-1)  # (B, M)
-        logits = logits.masked_fill(~present, float("-inf"))
-        # a row with nothing present would be softmax over all -inf = NaN; give it finite logits
-        logits = torch.where(usable.unsqueeze(-1), logits, torch.zeros((), dtype=x.dtype, device=x.device))
-        gates = torch.where(present, logits.softmax(dim=1), torch.zeros((), dtype=x.dtype, device=x.device))
+        info = masked_softmax_info(self.gate(x).squeeze(-1), present)  # gates (B, M)
         y = torch.tanh(self.values(x))  # (B, M, out_dim)
-        return torch.bmm(gates.unsqueeze(1), y).squeeze(1), FusionInfo(weights=gates, usable=usable)  # (B, out_dim)
+        return torch.bmm(info["weights"].unsqueeze(1), y).squeeze(1), info  # (B, out_dim)
