@@ -28,6 +28,9 @@ LIDAR_MAX_RANGE_M = 100.0
 # pi rad/s (a ground robot rarely turns faster than 180 deg/s), quaternions already unit.
 STANDARD_GRAVITY_MPS2 = 9.80665
 GYRO_SCALE_RADPS = math.pi
+# Below this norm a quaternion is no orientation (a zero-filled row): the heading-free gravity
+# direction then stays finite, and that row's IMU is masked anyway.
+QUATERNION_MIN_NORM = 1e-6
 
 # Audio log-mel at 16 kHz: 25 ms window, 10 ms hop, 40 mel bands over 50 Hz-8 kHz.
 AUDIO_RATE_HZ = 16_000
@@ -177,7 +180,11 @@ class ImuPreprocess(nn.Module):
         scaled = x.transpose(1, 2) / self.scale  # (B, 10, T)
         if not self.heading_free:
             return scaled
-        qx, qy, qz, qw = scaled[:, 6], scaled[:, 7], scaled[:, 8], scaled[:, 9]  # (B, T) each
+        # noise augmentation and a driver's rounding leave the quaternion off unit length, and R(q)'s
+        # formula is a rotation only for unit q: normalize, or the "direction" grows with |q|^2
+        quat = scaled[:, 6:10]  # (B, 4, T)
+        quat = quat / quat.square().sum(dim=1, keepdim=True).sqrt().clamp(min=QUATERNION_MIN_NORM)
+        qx, qy, qz, qw = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]  # (B, T) each
         gravity = torch.stack(  # the third row of R(q): invariant to any rotation about the world's z
             [2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)], dim=1
         )

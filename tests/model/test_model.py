@@ -92,13 +92,14 @@ def test_the_roughness_residual_is_zero_on_a_smooth_ring_and_marks_a_bump_and_mi
     torch.testing.assert_close(pp.LidarPreprocess(residual=True)(holed)[:, :2], pp.LidarPreprocess()(holed))
 
 
-def test_a_model_with_the_residual_channel_exports_and_matches_onnx_runtime(tmp_path: Path) -> None:
+@pytest.mark.parametrize("option", ["lidar_residual", "imu_heading_free"])
+def test_a_model_with_an_input_option_exports_and_matches_onnx_runtime(option: str, tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime", reason="the export check runs the graph in onnxruntime")
     from robofuse.train.config import TrainConfig
     from robofuse.train.export import export_onnx
 
     torch.manual_seed(0)
-    config = TrainConfig(model=FusionModelConfig(lidar_residual=True))
+    config = TrainConfig(model=FusionModelConfig(**{option: True}))
     model = FusionModel(config.model).eval()
     sidecar = export_onnx(model, config, tmp_path / "m.onnx", {})  # refuses to write on a mismatch
     assert sidecar.is_file()
@@ -124,6 +125,20 @@ def test_heading_free_imu_gives_the_tilt_an_accelerometer_at_rest_reads_whatever
     assert out.shape == (1, 9, 1)
     np.testing.assert_allclose(out[0, 6:, 0].numpy(), at_rest / 9.80665, atol=1e-6)  # gravity = accel / g
     np.testing.assert_allclose(out[0, :6, 0].numpy(), pp.ImuPreprocess()(row.view(1, 1, 10))[0, :6, 0].numpy())
+
+
+@pytest.mark.parametrize("length", [0.7, 1.3])
+def test_heading_free_imu_gives_a_unit_gravity_direction_when_the_quaternion_is_off_unit_length(length: float) -> None:
+    # training noise (up to 0.6 x std per component) leaves |q| != 1; R(q)'s formula then scales the
+    # third row by |q|^2 (and bends it), so the direction must come from q / |q|
+    roll = 0.4
+    q = np.array([np.sin(roll / 2), 0.0, 0.0, np.cos(roll / 2)])
+    at_rest = np.array([0.0, np.sin(roll), np.cos(roll)])
+    rows = torch.tensor([[0.0] * 6 + list(q), [0.0] * 6 + list(length * q)], dtype=torch.float32)
+    out = pp.ImuPreprocess(heading_free=True)(rows.view(2, 1, 10))
+    np.testing.assert_allclose(out[:, 6:, 0].numpy(), [at_rest, at_rest], atol=1e-6)
+    zero = pp.ImuPreprocess(heading_free=True)(torch.zeros(1, 1, 10))  # a zero-filled (masked) row
+    assert torch.isfinite(zero).all()
 
 
 def test_camera_is_channels_first_and_normalized_per_channel() -> None:
