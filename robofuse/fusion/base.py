@@ -149,7 +149,8 @@ def _log_sigmoid(x: Tensor) -> Tensor:
     ``F.logsigmoid`` exports to ONNX as ``-softplus(-x)``, whose ``exp`` overflows to inf at
     x < -88 in float32; this form is exact for every finite x in torch and ONNX Runtime alike.
     """
-    return 0.5 * (x - x.abs()) - torch.log1p(torch.exp(-x.abs()))  # min(x, 0), gradient 1/2 at 0 as it should
+    magnitude = x.abs()
+    return 0.5 * (x - magnitude) - torch.log1p(torch.exp(-magnitude))  # min(x, 0), gradient 1/2 at 0 as it should
 
 
 def masked_softmax_info(logits: Tensor, present: Tensor) -> FusionInfo:
