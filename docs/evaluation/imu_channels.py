@@ -27,21 +27,12 @@ from typing import Any
 import numpy as np
 
 from robofuse.evaluate.data import batches, float_inputs, load_eval_windows
+from robofuse.evaluate.heading import QUATERNION as QUAT
+from robofuse.evaluate.heading import turn_heading
 from robofuse.evaluate.models import load_model
 
 SEEDS = tuple(range(6000, 6020))
-QUAT = slice(6, 10)  # x, y, z, w after gyro xyz and accel xyz
 Imu = np.ndarray[Any, np.dtype[np.float32]]
-
-
-def turn_heading(imu: Imu, angle: np.ndarray[Any, Any]) -> Imu:
-    """``q_z(angle) * q`` for each window's quaternions: a turn about the world's z (xyzw order)."""
-    s, c = np.sin(angle / 2)[:, None], np.cos(angle / 2)[:, None]  # (B, 1)
-    x, y, z, w = (imu[..., 6 + i] for i in range(4))
-    out: Imu = imu.copy()
-    out[..., 6], out[..., 7] = c * x - s * y, c * y + s * x
-    out[..., 8], out[..., 9] = c * z + s * w, c * w - s * z
-    return out
 
 
 def variants(imu: Imu, rng: np.random.Generator) -> dict[str, Imu]:

@@ -21,6 +21,7 @@ from robofuse.evaluate.data import (
 )
 from robofuse.evaluate.emap import emap_report
 from robofuse.evaluate.gates import gate_stats
+from robofuse.evaluate.heading import MAX_HEADING_DROP_POINTS
 from robofuse.evaluate.models import EvalModel, ModelSpec, TorchModel, load_model
 from robofuse.evaluate.robustness import LEVELS, TARGETS, effective_robustness, relative_robustness
 from robofuse.evaluate.runner import ModelRun, run_model
@@ -128,6 +129,9 @@ def _model_entry(
         "seconds": [r.seconds for r in runs],
         "subsets": {s: {k: summarize([r.subsets[s][k] for r in runs]) for k in METRICS} for s in runs[0].subsets},
         "per_seed_subsets": [r.subsets for r in runs],
+        # all four sensors (as the data delivers them), every window turned to a random heading
+        "heading_turned": {k: summarize([r.heading[k] for r in runs]) for k in METRICS},
+        "per_seed_heading_turned": [r.heading for r in runs],
         "curves": {t: np.mean([r.curves[t] for r in runs], axis=0).tolist() for t in runs[0].curves},
         "per_seed_curves": [r.curves for r in runs],
         "gates": [gate_stats(r.gates, data["mask"], data["terrain"], r.gate_shift, LEVELS) for r in runs],
@@ -201,6 +205,16 @@ def _checks(result: dict[str, Any], options: Options) -> list[dict[str, Any]]:
                 "name": f"{options.default} with all four sensors >= 95% terrain",
                 "ok": bool(acc >= 0.95),
                 "detail": f"{100 * acc:.2f}%",
+            }
+        )
+        turned = default["heading_turned"]["terrain_acc"]["mean"]
+        drop = 100 * (acc - turned)
+        checks.append(
+            {
+                "name": f"{options.default} with the robot facing any way (IMU heading turned) within "
+                f"{MAX_HEADING_DROP_POINTS:g} point of all four sensors",
+                "ok": bool(drop <= MAX_HEADING_DROP_POINTS),
+                "detail": f"{100 * turned:.2f}% ({-drop:+.2f} points)",
             }
         )
     singles = [subset_name(s) for s in all_subsets() if len(s) == 1]

@@ -94,6 +94,20 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
     for name, m in models.items():
         sub = m["subsets"][full]
         lines.append(f"| {name} | {_spread(sub['collision_bacc'])} | {_spread(sub['slip_bacc'])} |")
+    lines += ["", "## Heading", ""]
+    lines += [
+        "Terrain accuracy with all four sensors, as recorded and with each window's IMU orientation turned "
+        "about the vertical by a random angle (the robot facing another way; nothing else changes). Every "
+        "simulated run starts facing +x, so a model can learn the headings those runs reach; a robot's yaw "
+        "reference is wherever its AHRS started.",
+        "",
+        "| model | as recorded | heading turned | change (points) |",
+        "|---|---|---|---|",
+    ]
+    for name, m in models.items():
+        clean, turned = m["subsets"][full]["terrain_acc"], m["heading_turned"]["terrain_acc"]
+        change = 100 * (turned["mean"] - clean["mean"])
+        lines.append(f"| {name} | {_spread(clean)} | {_spread(turned)} | {change:+.2f} |")
     if any("robustness" in m for m in models.values()):
         lines += _robustness_table(result)
     lines += ["", "## EMAP (Hessel & Lee 2020)", ""]

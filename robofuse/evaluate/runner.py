@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from robofuse.evaluate.data import HEADS, SENSORS, Arrays, batches, float_inputs
+from robofuse.evaluate.heading import heading_angles, turn_heading
 from robofuse.evaluate.models import EvalModel, TorchModel
 from robofuse.evaluate.robustness import LEVELS, TARGETS, noise_inputs, unit_noise
 from robofuse.evaluate.subsets import Subset, all_subsets, head_metrics, subset_mask, subset_name, usable_rows
@@ -21,6 +22,8 @@ class ModelRun:
     """What one pass found.
 
     ``subsets``: subset name -> metrics (terrain_acc, collision_bacc, slip_bacc, windows).
+    ``heading``: the same metrics with every sensor the data delivers and each window's IMU
+    turned to a random heading (empty when the run has no all-four subset).
     ``curves``: noise target -> terrain accuracy per level (empty without noise).
     ``gates``: ``(N, 4)`` gates with the data's mask. ``gate_shift``: target -> per level the
     mean gate of each sensor over windows with all four present. ``features``: ``(N, 4, D)``
@@ -28,6 +31,7 @@ class ModelRun:
     """
 
     subsets: dict[str, dict[str, float]] = field(default_factory=dict)
+    heading: dict[str, float] = field(default_factory=dict)
     curves: dict[str, list[float]] = field(default_factory=dict)
     gates: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     gate_shift: dict[str, list[list[float]]] = field(default_factory=dict)
@@ -51,13 +55,16 @@ def run_model(
     """Evaluate ``model`` on ``data`` in batches; the model's mask is always the data's mask AND the subset.
 
     Noise curves (``noise``, needs ``stds``) are taken with every sensor the data delivers and
-    counted over windows with at least one; level 0 is the clean result.
+    counted over windows with at least one; level 0 is the clean result. So is the run with the
+    heading turned (:mod:`robofuse.evaluate.heading`), whenever ``subsets`` holds all four sensors.
     """
     subsets = all_subsets() if subsets is None else subsets
     mask = data["mask"].astype(np.float32)
     n = len(mask)
     full = tuple(SENSORS)
     pred = {subset_name(s): {h: np.zeros(n, np.int64) for h in HEADS} for s in subsets}
+    turned = {h: np.zeros(n, np.int64) for h in HEADS} if full in subsets else {}
+    angles = heading_angles(n, noise_seed)
     noisy = {t: np.zeros((len(levels), n), np.int64) for t in TARGETS} if noise else {}
     all_present = mask.min(axis=1) > 0.5
     gate_sum = {t: np.zeros((len(levels), len(SENSORS))) for t in TARGETS} if noise else {}
@@ -77,6 +84,10 @@ def run_model(
                     pred[subset_name(s)][h][index] = out[h].argmax(axis=1)
                 if s == full:
                     gates[index] = out["gates"]
+            if turned:
+                out = model.outputs(m, {"imu": turn_heading(inputs["imu"], angles[index])})
+                for h in HEADS:
+                    turned[h][index] = out[h].argmax(axis=1)
             if keep_features and isinstance(model, TorchModel):
                 feats.append(model.features(m).clone())
             if noise:
@@ -93,6 +104,8 @@ def run_model(
     for s in subsets:
         result.subsets[subset_name(s)] = head_metrics(pred[subset_name(s)], data, usable_rows(mask, s))
     rows = usable_rows(mask, full)
+    if turned:
+        result.heading = head_metrics(turned, data, rows)
     for t in noisy:
         result.curves[t] = [float(np.mean(noisy[t][li][rows] == data["terrain"][rows])) for li in range(len(levels))]
         count = max(1, int(np.count_nonzero(all_present)))

@@ -53,7 +53,13 @@ def test_the_cli_writes_markdown_json_and_plots(run_dir: tuple[Path, Path], tmp_
     )
     assert any("specialist lidar" in m for m in result["missing"])
     assert any("trained on camera+lidar+imu+audio" in m for m in result["missing"])  # the stand-in's config says so
+    turned = default["heading_turned"]["terrain_acc"]["mean"]
+    heading = next(c for c in result["checks"] if "facing any way" in c["name"])
+    assert heading["detail"].startswith(f"{100 * turned:.2f}%")
+    drop = 100 * (default["subsets"]["camera+lidar+imu+audio"]["terrain_acc"]["mean"] - turned)
+    assert heading["ok"] == (drop <= 1.0)
     md = (out / "report.md").read_text()
+    assert "## Heading" in md
     assert "| camera+imu |" in md
     assert "EMAP" in md
     assert "Not evaluated" in md
