@@ -5,6 +5,9 @@
 # this whole script may take (each sweep stops at its deadline; finished models are packed).
 #   OUT=/tmp/out BUDGET_S=540 bash bench/gpu_candidates.sh
 # ROUND=seeds instead trains 14 seeds of the chosen recipe (sl2_cam06) and packs their last epochs too.
+# ROUND=heading_free trains round 7 (docs/evaluation/candidates/README.md): 3 heading-free default
+# candidates, late fusion and LMF, and the 24 specialists that see the IMU, 33 models at once. A
+# stopped sweep resumes, so a second call with the runs carried back finishes what the first did not.
 # DEVICE=cpu EPOCHS=1 ONLY_SMOKE=1 try the plumbing on a machine without a GPU (one candidate, one epoch).
 set -uo pipefail
 start=$(date +%s)
@@ -40,7 +43,7 @@ fill_cache(worlds, Path(sys.argv[1]), os.cpu_count() or 1, progress=False)
 EOF
 
 deadline=$(( ${BUDGET_S:-540} - $(elapsed) - 45 ))
-echo "== 15 models, deadline ${deadline} s ($(elapsed) s)"
+echo "== models, deadline ${deadline} s ($(elapsed) s)"
 common=(--device "$DEVICE" --threads 1 --deadline "$deadline" --cache "$CACHE" --quiet --only 'fusion/*' "${extra[@]}")
 sweep() {  # NAME RECIPE FUSIONS SEEDS
   rf sweep --config "$2" --out "$RUNS/$1" --fusions "$3" --fusion-seeds "$4" --jobs "$(( ($(tr -cd , <<<"$3" | wc -c) + 1) * ($(tr -cd , <<<"$4" | wc -c) + 1) ))" \
@@ -49,6 +52,15 @@ sweep() {  # NAME RECIPE FUSIONS SEEDS
 mkdir -p "$RUNS"
 if [ -n "${ONLY_SMOKE:-}" ]; then
   sweep sl2 docs/evaluation/candidates/sl2.yaml gated 0
+elif [ "${ROUND:-}" = heading_free ]; then
+  c=docs/evaluation/candidates
+  sweep r7_default $c/default_heading_free.yaml gated 0,1,2 &
+  sweep r7_late $c/baselines_heading_free.yaml late 0,1,2 &
+  sweep r7_lmf $c/lmf_heading_free.yaml lmf 0,1,2 &
+  rf sweep --config $c/baselines_heading_free.yaml --out "$RUNS/r7_specialists" --only 'specialists/*imu*' --jobs 24 \
+    --device "$DEVICE" --threads 1 --deadline "$deadline" --cache "$CACHE" --quiet "${extra[@]}" \
+    >"$RUNS/r7_specialists.log" 2>&1 &
+  wait
 elif [ "${ROUND:-}" = seeds ]; then
   sweep sl2_cam06 docs/evaluation/candidates/sl2_cam06.yaml gated 0,1,2,3,4,5,6,7,8,9,10,11,12,13
 else
@@ -63,5 +75,5 @@ tail -n 6 "$RUNS"/*.log
 cat "$RUNS"/*.log > "$RUNS/sweep.log"
 [ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,memory.used --format=csv
 echo "== pack ($(elapsed) s)"
-python3 bench/pack_runs.py "$RUNS" "$OUT" ${ROUND:+--last}
+python3 bench/pack_runs.py "$RUNS" "$OUT" $([ "${ROUND:-}" = seeds ] && echo --last)
 echo "== done ($(elapsed) s)"
