@@ -2,8 +2,8 @@
 
 Every simulated run starts facing +x and drifts from there, so the evaluation worlds, like the
 training worlds, cover only the headings such a run reaches. A robot's yaw reference is wherever
-its AHRS started or magnetic north; a model that learnt the simulated headings loses accuracy
-on it (docs/evaluation/candidates, round 5) while scoring well on every other figure. Turning
+its AHRS started or magnetic north; a model that learnt the simulated headings loses accuracy on
+such a robot (docs/evaluation/candidates, round 5) while scoring well on every other figure. Turning
 each window's quaternion by a random angle about the world's vertical changes nothing else: the
 gyro and accelerometer are measured in the body frame, and the ground under the robot is the same.
 """
@@ -16,22 +16,25 @@ import numpy as np
 import numpy.typing as npt
 
 QUATERNION = slice(6, 10)  # x, y, z, w after gyro xyz and accel xyz (the Window layout, robofuse/align/tracks.py)
-# how far the turned window may fall below the clean one before the check fails: seeds and
-# batches of the same model differ by less, a model that learnt the heading by 5-17 points
+# how far accuracy with the heading turned may fall below accuracy as recorded before the check
+# fails: a heading-free model loses nothing, the models that learnt the heading lose 5-17 points
 MAX_HEADING_DROP_POINTS = 1.0
 _SEED_SALT = 0x4EAD  # keeps the angles' stream apart from the noise curves' stream of the same seed
 
 
-def turn_heading(imu: npt.NDArray[Any], angle: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
+def turn_heading(imu: npt.NDArray[Any], angle_rad: npt.NDArray[Any]) -> npt.NDArray[np.float32]:
     """``q_z(angle) * q`` for every quaternion of each window (xyzw); other channels unchanged.
 
+    The quaternion rotates body to world, so multiplying on the left turns the world frame about
+    its vertical: the heading changes by ``angle_rad`` and the tilt (roll, pitch) does not.
+
     Shape:
-        - imu: :math:`(B, T, 10)`; angle: :math:`(B,)` radians.
+        - imu: :math:`(B, T, 10)`; angle_rad: :math:`(B,)`.
         - Output: :math:`(B, T, 10)` float32.
     """
-    if imu.ndim != 3 or imu.shape[-1] != 10 or angle.shape != imu.shape[:1]:
-        raise ValueError(f"turn_heading wants imu (B, T, 10) and angle (B,), got {imu.shape} and {angle.shape}")
-    s, c = np.sin(angle / 2)[:, None], np.cos(angle / 2)[:, None]  # (B, 1)
+    if imu.ndim != 3 or imu.shape[-1] != 10 or angle_rad.shape != imu.shape[:1]:
+        raise ValueError(f"turn_heading wants imu (B, T, 10) and angle_rad (B,), got {imu.shape} and {angle_rad.shape}")
+    s, c = np.sin(angle_rad / 2)[:, None], np.cos(angle_rad / 2)[:, None]  # (B, 1)
     x, y, z, w = (imu[..., QUATERNION.start + i] for i in range(4))
     out = np.array(imu, dtype=np.float32, copy=True)
     out[..., 6], out[..., 7] = c * x - s * y, c * y + s * x

@@ -96,18 +96,23 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         lines.append(f"| {name} | {_spread(sub['collision_bacc'])} | {_spread(sub['slip_bacc'])} |")
     lines += ["", "## Heading", ""]
     lines += [
-        "Terrain accuracy with all four sensors, as recorded and with each window's IMU orientation turned "
+        "Accuracy with all four sensors, as recorded and with each window's IMU orientation turned "
         "about the vertical by a random angle (the robot facing another way; nothing else changes). Every "
         "simulated run starts facing +x, so a model can learn the headings those runs reach; a robot's yaw "
         "reference is wherever its AHRS started.",
         "",
-        "| model | as recorded | heading turned | change (points) |",
-        "|---|---|---|---|",
+        "| model | terrain as recorded | terrain, heading turned | change (points) | slip, heading turned "
+        "(as recorded) | collision, heading turned (as recorded) |",
+        "|---|---|---|---|---|---|",
     ]
     for name, m in models.items():
-        clean, turned = m["subsets"][full]["terrain_acc"], m["heading_turned"]["terrain_acc"]
-        change = 100 * (turned["mean"] - clean["mean"])
-        lines.append(f"| {name} | {_spread(clean)} | {_spread(turned)} | {change:+.2f} |")
+        clean, turned = m["subsets"][full], m["heading_turned"]
+        change = 100 * (turned["terrain_acc"]["mean"] - clean["terrain_acc"]["mean"])
+        lines.append(
+            f"| {name} | {_spread(clean['terrain_acc'])} | {_spread(turned['terrain_acc'])} | {change:+.2f} | "
+            f"{_pct(turned['slip_bacc']['mean'])} ({_pct(clean['slip_bacc']['mean'])}) | "
+            f"{_pct(turned['collision_bacc']['mean'])} ({_pct(clean['collision_bacc']['mean'])}) |"
+        )
     if any("robustness" in m for m in models.values()):
         lines += _robustness_table(result)
     lines += ["", "## EMAP (Hessel & Lee 2020)", ""]

@@ -55,8 +55,9 @@ def run_model(
     """Evaluate ``model`` on ``data`` in batches; the model's mask is always the data's mask AND the subset.
 
     Noise curves (``noise``, needs ``stds``) are taken with every sensor the data delivers and
-    counted over windows with at least one; level 0 is the clean result. So is the run with the
-    heading turned (:mod:`robofuse.evaluate.heading`), whenever ``subsets`` holds all four sensors.
+    counted over windows with at least one; level 0 is the clean result. Whenever ``subsets``
+    holds all four sensors, the same windows are also run with each IMU window's heading turned
+    (:mod:`robofuse.evaluate.heading`) and scored over the same rows as the all-four figure.
     """
     subsets = all_subsets() if subsets is None else subsets
     mask = data["mask"].astype(np.float32)

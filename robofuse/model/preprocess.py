@@ -183,7 +183,8 @@ class ImuPreprocess(nn.Module):
         # noise augmentation and a driver's rounding leave the quaternion off unit length, and R(q)'s
         # formula is a rotation only for unit q: normalize, or the "direction" grows with |q|^2
         quat = scaled[:, 6:10]  # (B, 4, T)
-        quat = quat / quat.square().sum(dim=1, keepdim=True).sqrt().clamp(min=QUATERNION_MIN_NORM)
+        # clamp before the sqrt: a zero-filled row then has a finite gradient, not inf * 0
+        quat = quat / quat.square().sum(dim=1, keepdim=True).clamp(min=QUATERNION_MIN_NORM**2).sqrt()
         qx, qy, qz, qw = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]  # (B, T) each
         gravity = torch.stack(  # the third row of R(q): invariant to any rotation about the world's z
             [2 * (qx * qz - qw * qy), 2 * (qy * qz + qw * qx), 1 - 2 * (qx * qx + qy * qy)], dim=1

@@ -108,6 +108,17 @@ def test_the_runner_reports_a_heading_drop_for_a_model_that_reads_the_heading_an
     assert ("imu",) in counter.replaced
     only_camera = run_model(MaskCounter(), data, subsets=[("camera",)], noise=False, batch_size=16)
     assert only_camera.heading == {}  # a specialist's run has no all-four figure to compare with
+    whole = run_model(HeadingReader(), data, noise=False, batch_size=60)
+    assert whole.heading == reader.heading  # one angle per window, whatever the batches
+
+
+def test_the_turned_run_keeps_the_datas_mask_and_its_rows() -> None:
+    # sensors dropped here and there: the turned run must use the same mask and count the same
+    # windows as the all-four figure, or a model that ignores the IMU would seem to move
+    data = fake_data(n=60, seed=5)
+    assert (data["mask"].min(axis=1) < 0.5).sum() > 10
+    run = run_model(MaskCounter(), data, noise=False, batch_size=16)
+    assert run.heading == run.subsets[FULL]
 
 
 def test_a_heading_free_model_scores_the_same_facing_any_way_and_a_quaternion_model_does_not() -> None:

@@ -137,8 +137,12 @@ def test_heading_free_imu_gives_a_unit_gravity_direction_when_the_quaternion_is_
     rows = torch.tensor([[0.0] * 6 + list(q), [0.0] * 6 + list(length * q)], dtype=torch.float32)
     out = pp.ImuPreprocess(heading_free=True)(rows.view(2, 1, 10))
     np.testing.assert_allclose(out[:, 6:, 0].numpy(), [at_rest, at_rest], atol=1e-6)
-    zero = pp.ImuPreprocess(heading_free=True)(torch.zeros(1, 1, 10))  # a zero-filled (masked) row
+    zero_row = torch.zeros(1, 1, 10, requires_grad=True)  # a zero-filled (masked) row
+    zero = pp.ImuPreprocess(heading_free=True)(zero_row)
     assert torch.isfinite(zero).all()
+    zero.sum().backward()
+    assert zero_row.grad is not None
+    assert torch.isfinite(zero_row.grad).all()
 
 
 def test_camera_is_channels_first_and_normalized_per_channel() -> None:
