@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # One call on a lent GPU machine: train the fused-model candidates of docs/evaluation/candidates
-# and two more seeds of the late and LMF baselines, 15 models at once, then pack them to carry back.
+# and two more seeds of the late and LMF baselines (15 models at once), then pack them to carry back.
 # Run from the repository root with OUT set to a folder that comes back; BUDGET_S is the seconds
 # this whole script may take (each sweep stops at its deadline; finished models are packed).
 #   OUT=/tmp/out BUDGET_S=540 bash bench/gpu_candidates.sh
 # ROUND=seeds instead trains 14 seeds of the chosen recipe (sl2_cam06) and packs their last epochs too.
-# ROUND=heading_free trains round 7 (docs/evaluation/candidates/README.md): 3 heading-free default
-# candidates, late fusion and LMF, and the 24 specialists that see the IMU, 33 models at once. A
-# stopped sweep resumes, so a second call with the runs carried back finishes what the first did not.
+# ROUND=heading_free trains round 7 (docs/evaluation/candidates/README.md) in two calls of about 17
+# models each, the load a 540 s call finished before: PART=1 the 3 heading-free default candidates,
+# late fusion and LMF (3 seeds each) and the 8 IMU specialists' seed 0; PART=2 their seeds 1 and 2.
+# The folders are the CPU sweeps' (RUNS/r7/{default,baselines,lmf}): unpack into runs/ and any run
+# the CPU already finished is simply there twice, from two devices.
 # DEVICE=cpu EPOCHS=1 ONLY_SMOKE=1 try the plumbing on a machine without a GPU (one candidate, one epoch).
 set -uo pipefail
 start=$(date +%s)
@@ -54,12 +56,20 @@ if [ -n "${ONLY_SMOKE:-}" ]; then
   sweep sl2 docs/evaluation/candidates/sl2.yaml gated 0
 elif [ "${ROUND:-}" = heading_free ]; then
   c=docs/evaluation/candidates
-  sweep r7_default $c/default_heading_free.yaml gated 0,1,2 &
-  sweep r7_late $c/baselines_heading_free.yaml late 0,1,2 &
-  sweep r7_lmf $c/lmf_heading_free.yaml lmf 0,1,2 &
-  rf sweep --config $c/baselines_heading_free.yaml --out "$RUNS/r7_specialists" --only 'specialists/*imu*' --jobs 24 \
-    --device "$DEVICE" --threads 1 --deadline "$deadline" --cache "$CACHE" --quiet "${extra[@]}" \
-    >"$RUNS/r7_specialists.log" 2>&1 &
+  mkdir -p "$RUNS/r7"
+  specialists() {  # GLOB JOBS: the IMU specialists of the heading-free baseline recipe
+    rf sweep --config "$c/baselines_heading_free.yaml" --out "$RUNS/r7/baselines" --only "$1" --jobs "$2" \
+      --device "$DEVICE" --threads 1 --deadline "$deadline" --cache "$CACHE" --quiet "${extra[@]}" \
+      >"$RUNS/r7/specialists_part${PART:-1}.log" 2>&1
+  }
+  if [ "${PART:-1}" = 1 ]; then
+    sweep r7/default "$c/default_heading_free.yaml" gated 0,1,2 &
+    sweep r7/baselines "$c/baselines_heading_free.yaml" late 0,1,2 &
+    sweep r7/lmf "$c/lmf_heading_free.yaml" lmf 0,1,2 &
+    specialists 'specialists/*imu*/seed0' 8 &
+  else
+    specialists 'specialists/*imu*/seed[12]' 16 &
+  fi
   wait
 elif [ "${ROUND:-}" = seeds ]; then
   sweep sl2_cam06 docs/evaluation/candidates/sl2_cam06.yaml gated 0,1,2,3,4,5,6,7,8,9,10,11,12,13
@@ -71,8 +81,9 @@ else
   sweep sl2 docs/evaluation/candidates/sl2.yaml gated 0 &
   wait
 fi
-tail -n 6 "$RUNS"/*.log
-cat "$RUNS"/*.log > "$RUNS/sweep.log"
+logs=$(find "$RUNS" -maxdepth 2 -name '*.log' ! -name sweep.log | sort)
+tail -n 6 $logs
+cat $logs > "$RUNS/sweep.log.tmp" && mv "$RUNS/sweep.log.tmp" "$RUNS/sweep.log"  # never reads its own output
 [ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,memory.used --format=csv
 echo "== pack ($(elapsed) s)"
 python3 bench/pack_runs.py "$RUNS" "$OUT" $([ "${ROUND:-}" = seeds ] && echo --last)

@@ -47,7 +47,8 @@ def pack(runs: Path, out: Path, last: bool = False) -> list[Path]:
             tar.add(sidecar, str(rel / "model.json"))
             if (folder / "train.log").exists():
                 tar.add(folder / "train.log", str(rel / "train.log"))
-            fused = not str(rel).startswith("specialists/") or str(rel).count("+") == 3
+            # a specialist sits in .../specialists/<subset>/seedN, at any depth (round 7 nests them)
+            fused = "specialists" not in rel.parts[:-2] or rel.parts[-2].count("+") == 3
             for name in ("best.pt", "checkpoint.pt") if last else ("best.pt",):
                 data = (folder / name).read_bytes() if fused else half(folder / name)
                 info = tarfile.TarInfo(str(rel / name))
