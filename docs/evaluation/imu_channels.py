@@ -47,7 +47,7 @@ def variants(imu: Imu, rng: np.random.Generator) -> dict[str, Imu]:
         "quat noise": quat_noise.astype(np.float32),
         "quat shuffled": shuffled,
         "gyro+accel noise": inertial_noise.astype(np.float32),
-        "heading turned": turned.astype(np.float32),
+        "heading turned": turned,
     }
 
 

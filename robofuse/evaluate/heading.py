@@ -35,10 +35,9 @@ def turn_heading(imu: npt.NDArray[Any], angle_rad: npt.NDArray[Any]) -> npt.NDAr
     if imu.ndim != 3 or imu.shape[-1] != 10 or angle_rad.shape != imu.shape[:1]:
         raise ValueError(f"turn_heading wants imu (B, T, 10) and angle_rad (B,), got {imu.shape} and {angle_rad.shape}")
     s, c = np.sin(angle_rad / 2)[:, None], np.cos(angle_rad / 2)[:, None]  # (B, 1)
-    x, y, z, w = (imu[..., QUATERNION.start + i] for i in range(4))
+    x, y, z, w = np.moveaxis(imu[..., QUATERNION], -1, 0)  # (B, T) each
     out = np.array(imu, dtype=np.float32, copy=True)
-    out[..., 6], out[..., 7] = c * x - s * y, c * y + s * x
-    out[..., 8], out[..., 9] = c * z + s * w, c * w - s * z
+    out[..., QUATERNION] = np.stack([c * x - s * y, c * y + s * x, c * z + s * w, c * w - s * z], axis=-1)
     return out
 
 

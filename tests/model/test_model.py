@@ -10,6 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the fusion model needs torch (pip install robofuse[torch])")
 
+from robofuse.evaluate.heading import turn_heading  # noqa: E402
 from robofuse.model import preprocess as pp  # noqa: E402
 from robofuse.model.encoders import CircularConv2d  # noqa: E402
 from robofuse.model.fusion_model import INPUT_NAMES, FusionModel, FusionModelConfig  # noqa: E402
@@ -326,16 +327,8 @@ def test_a_heading_free_model_gives_the_same_outputs_whichever_way_the_robot_fac
     roll, pitch = 0.3 * torch.sin(6.0 * t), 0.2 * torch.cos(4.0 * t)  # a tilt that changes over the window
     cr, sr, cp, sp = torch.cos(roll / 2), torch.sin(roll / 2), torch.cos(pitch / 2), torch.sin(pitch / 2)
     imu[..., 6:] = torch.stack([sr * cp, cr * sp, -sr * sp, cr * cp], dim=-1)  # q_pitch(y) * q_roll(x), xyzw
-    yaw = torch.tensor([0.5, 2.0, -3.0]).view(3, 1)
-    sz, cz = torch.sin(yaw / 2), torch.cos(yaw / 2)  # q_yaw(z) * q: the same tilt, facing yaw
-    x, y, z, w = (imu[..., 6 + i] for i in range(4))
-    turned = imu.clone()
-    turned[..., 6], turned[..., 7], turned[..., 8], turned[..., 9] = (
-        cz * x - sz * y,
-        cz * y + sz * x,
-        cz * z + sz * w,
-        cz * w - sz * z,
-    )
+    # q_yaw(z) * q: the same tilt, facing yaw
+    turned = torch.from_numpy(turn_heading(imu.numpy(), np.array([0.5, 2.0, -3.0])))
     before, after = run(model, (camera, lidar, imu, audio, mask)), run(model, (camera, lidar, turned, audio, mask))
     for name in before:
         torch.testing.assert_close(after[name], before[name], atol=1e-5, rtol=1e-5)
