@@ -7,6 +7,7 @@ running the exported graph on random windows with random masks, agrees with torc
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -121,7 +122,7 @@ def describe(
         ],
         "outputs": [{"name": name, "shape": ["batch", *_output_shape(mc.heads, name)]} for name in mc.output_names],
         "mask_order": [m.value for m in MODALITIES],
-        "preprocessing": PREPROCESSING,
+        "preprocessing": preprocessing_spec(mc.imu_heading_free),
         "classes": {head: list(names) for head, names in mc.heads.items()},
         "training": dataclasses.asdict(config),
         "metrics": metrics,
@@ -168,6 +169,22 @@ PREPROCESSING: dict[str, Any] = {
         },
     },
 }
+
+
+def preprocessing_spec(imu_heading_free: bool) -> dict[str, Any]:
+    """The sidecar's ``preprocessing``: :data:`PREPROCESSING`, with the IMU's orientation as the model reads it.
+
+    A heading-free model (``FusionModelConfig.imu_heading_free``) turns the quaternion into the
+    body-frame gravity direction inside the graph; a runtime feeding the graph still passes the
+    quaternion, but someone reading the sidecar should know the heading never reaches the model.
+    """
+    spec = copy.deepcopy(PREPROCESSING)
+    if imu_heading_free:
+        spec["imu"]["normalize"] = (
+            "gyro / gyro_scale, accel / accel_scale, quaternion normalized and turned into the "
+            "gravity direction in the body frame (R(q)^T e_z): tilt kept, heading dropped"
+        )
+    return spec
 
 
 FP16_SUFFIX = ".fp16.onnx"

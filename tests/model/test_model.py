@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,8 @@ def test_a_model_with_an_input_option_exports_and_matches_onnx_runtime(option: s
     assert sidecar.is_file()
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == list(INPUT_NAMES)
+    imu_note = json.loads(sidecar.read_text())["preprocessing"]["imu"]["normalize"]
+    assert ("heading dropped" in imu_note) == (option == "imu_heading_free"), imu_note
 
 
 def test_imu_at_rest_reads_one_g_and_keeps_the_quaternion() -> None:
