@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 
-ALL_FOUR = "camera+lidar+imu+audio"
-SENSORS = ("camera", "lidar", "imu", "audio")
+from robofuse.evaluate.data import SENSORS
+from robofuse.evaluate.specialists import compare
+from robofuse.evaluate.subsets import subset_name
+
+ALL_FOUR = subset_name(SENSORS)
 ER_LINE = re.compile(r"(\S+) (camera|lidar|imu|audio)\s.*ER ([+-][\d.]+)")
 
 
@@ -36,25 +39,25 @@ def effective_robustness(noise_text: str) -> dict[str, dict[str, float]]:
     return er
 
 
-def specialist_means(reports: list[dict[str, Any]]) -> dict[str, float]:
-    """Each subset's specialist terrain accuracy, mean over its seeds; later reports fill gaps."""
-    merged: dict[str, Any] = {}
+def specialist_terrain(reports: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each subset's specialist terrain accuracy over its seeds (the report's summary); later reports fill gaps."""
+    merged: dict[str, dict[str, float]] = {}
     for report in reports:
-        merged.update(report["specialists"])
-    means = {s: float(np.mean([p["terrain_acc"] for p in v["per_seed"]])) for s, v in merged.items()}
-    if len(means) != 15:
-        found = f"specialists for {len(means)} of 15 subsets ({sorted(means)})"
+        merged.update({s: v["terrain_acc"] for s, v in report["specialists"].items()})
+    if len(merged) != 15:
+        found = f"specialists for {len(merged)} of 15 subsets ({sorted(merged)})"
         raise SystemExit(f"{found}: pass the reports that hold the rest as further arguments")
-    return means
+    return merged
 
 
-def rows(report: dict[str, Any], er: dict[str, dict[str, float]], spec: dict[str, float]) -> list[str]:
-    """One Markdown table row per model in ``report``."""
+def rows(report: dict[str, Any], er: dict[str, dict[str, float]], spec: dict[str, dict[str, float]]) -> list[str]:
+    """One Markdown table row per model in ``report``; the subset checks are the report's own (``compare``)."""
     out = []
     for name, model in report["models"].items():
         acc = {s: v["terrain_acc"]["mean"] for s, v in model["subsets"].items()}
-        diffs = {s: 100 * (acc[s] - spec[s]) for s in spec}
-        checks = int(acc[ALL_FOUR] >= 0.95) + sum(d >= -2 for d in diffs.values())
+        verdicts = {s: compare(acc[s], spec[s]) for s in spec}
+        diffs = {s: v["diff_points"] for s, v in verdicts.items()}
+        checks = int(acc[ALL_FOUR] >= 0.95) + sum(v["ok"] for v in verdicts.values())
         worst = min(diffs, key=lambda s: diffs[s])
         ers = [er.get(name, {}).get(s, float("nan")) for s in SENSORS]
         slip = 100 * model["subsets"][ALL_FOUR]["slip_bacc"]["mean"]
@@ -73,7 +76,7 @@ def main() -> None:
         raise SystemExit(__doc__)
     report = json.loads(Path(sys.argv[1]).read_text())
     extra = [json.loads(Path(p).read_text()) for p in sys.argv[3:]]
-    spec = specialist_means([report, *extra])
+    spec = specialist_terrain([report, *extra])
     er = effective_robustness(Path(sys.argv[2]).read_text())
     print(
         "| candidate | slip bacc | ER camera | ER LIDAR | ER IMU | ER audio | ER >= 0 | checks | all four "

@@ -7,7 +7,6 @@ running the exported graph on random windows with random masks, agrees with torc
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -178,13 +177,14 @@ def preprocessing_spec(imu_heading_free: bool) -> dict[str, Any]:
     body-frame gravity direction inside the graph; a runtime feeding the graph still passes the
     quaternion, but someone reading the sidecar should know the heading never reaches the model.
     """
-    spec = copy.deepcopy(PREPROCESSING)
-    if imu_heading_free:
-        spec["imu"]["normalize"] = (
-            "gyro / gyro_scale, accel / accel_scale, quaternion normalized and turned into the "
-            "gravity direction in the body frame (R(q)^T e_z): tilt kept, heading dropped"
-        )
-    return spec
+    if not imu_heading_free:
+        return PREPROCESSING
+    imu = {
+        **PREPROCESSING["imu"],
+        "normalize": "gyro / gyro_scale, accel / accel_scale, quaternion normalized and turned into the "
+        "gravity direction in the body frame (R(q)^T e_z): tilt kept, heading dropped",
+    }
+    return {**PREPROCESSING, "imu": imu}
 
 
 FP16_SUFFIX = ".fp16.onnx"
