@@ -10,6 +10,10 @@
 # late fusion and LMF (3 seeds each) and the 8 IMU specialists' seed 0; PART=2 their seeds 1 and 2.
 # The folders are the CPU sweeps' (RUNS/r7/{default,baselines,lmf}): unpack into runs/ and any run
 # the CPU already finished is simply there twice, from two devices.
+# ROUND=r8 trains round 8 in one call: the heading-free LMF with the shipped model's subset loss and
+# training noise (lmf8, lmf8_sl3, lmf8_wide) and the gated model with subset loss 3 (gated8_sl3),
+# seeds 0-2 each, 12 runs, into RUNS/r8/<recipe>.
+# BENCH=1 runs bench/bench_gpu.py on the shipped model first (about a minute; JSON and log to OUT).
 # DEVICE=cpu EPOCHS=1 ONLY_SMOKE=1 try the plumbing on a machine without a GPU (one candidate, one epoch).
 set -uo pipefail
 start=$(date +%s)
@@ -24,7 +28,11 @@ rf() { python3 -m robofuse.cli.main "$@"; }
 if [ "$DEVICE" = cuda ]; then
   nvidia-smi -L; python3 -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)'
   echo "== CUDA training test ($(elapsed) s)"
-  [ -z "${ROUND:-}" ] && timeout 60 python3 -m pytest -q -p no:cacheprovider tests/train/test_train.py -k cuda 2>&1 | tail -3
+  if [ -n "${BENCH:-}" ]; then
+    echo "== bench_gpu ($(elapsed) s)"
+    ROBOFUSE_BENCH_RESULTS=$OUT timeout 170 python3 bench/bench_gpu.py 2>&1 | tee "$OUT/bench_gpu.log"
+  fi
+  [ "${ROUND:-}" != heading_free ] && timeout 60 python3 -m pytest -q -p no:cacheprovider tests/train/test_train.py -k cuda 2>&1 | tail -3
   # MPS: the training processes share the GPU concurrently instead of time-slicing it
   if command -v nvidia-cuda-mps-control >/dev/null && timeout 10 nvidia-cuda-mps-control -d; then
     if ! timeout 40 python3 -c 'import torch; torch.zeros(1, device="cuda").sum().item()'; then
@@ -70,6 +78,12 @@ elif [ "${ROUND:-}" = heading_free ]; then
   else
     specialists 'specialists/*imu*/seed[12]' 16 &
   fi
+  wait
+elif [ "${ROUND:-}" = r8 ]; then
+  c=docs/evaluation/candidates
+  mkdir -p "$RUNS/r8"
+  for r in lmf8 lmf8_sl3 lmf8_wide; do sweep "r8/$r" "$c/$r.yaml" lmf 0,1,2 & done
+  sweep r8/gated8_sl3 "$c/gated8_sl3.yaml" gated 0,1,2 &
   wait
 elif [ "${ROUND:-}" = seeds ]; then
   sweep sl2_cam06 docs/evaluation/candidates/sl2_cam06.yaml gated 0,1,2,3,4,5,6,7,8,9,10,11,12,13
