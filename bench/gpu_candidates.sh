@@ -42,15 +42,7 @@ if [ "$DEVICE" = cuda ]; then
 fi
 
 echo "== window cache ($(elapsed) s)"
-python3 - "$CACHE" <<'EOF'
-import os, sys
-from pathlib import Path
-from robofuse.train.config import TrainConfig
-from robofuse.train.sweep import fill_cache
-c = TrainConfig(train_seeds=tuple(range(100, 200)), windows_per_seed=200)
-worlds = [(s, c.windows_per_seed) for s in c.train_seeds] + [(s, c.val_windows_per_seed) for s in c.val_seeds]
-fill_cache(worlds, Path(sys.argv[1]), os.cpu_count() or 1, progress=False)
-EOF
+python3 bench/fill_window_cache.py docs/train_baselines.yaml "$CACHE"  # every candidate trains on these worlds
 
 deadline=$(( ${BUDGET_S:-540} - $(elapsed) - 45 ))
 echo "== models, deadline ${deadline} s ($(elapsed) s)"

@@ -30,3 +30,37 @@ def load_checkpoint(path: str | Path) -> tuple[FusionModel, TrainConfig, dict[st
     model.load_state_dict(payload["model"])
     model.eval()
     return model, config, {k: float(v) for k, v in payload["metrics"].items()}
+
+
+def differing_tensors(a: str | Path, b: str | Path) -> tuple[list[str], int]:
+    """The weight names whose tensors differ between checkpoints ``a`` and ``b``, and how many there are in all.
+
+    Bit for bit: a name counts as differing if it is in only one of the two, or its shape, dtype or any
+    element differs (NaN equals NaN in the same place). This is the test that a rebuild reproduced a
+    run, which "close" would not show.
+    """
+    states = []
+    for path in (Path(a), Path(b)):
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=False)
+        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
+            raise EngineError(f"cannot read checkpoint {path}: {err}") from None
+        if not isinstance(payload, dict) or "model" not in payload:
+            raise EngineError(f"{path} is not a robofuse training checkpoint (no model weights)")
+        states.append(payload["model"])
+    first, second = states
+    names = sorted(set(first) | set(second))
+    differ = [n for n in names if n not in first or n not in second or not _same_bits(first[n], second[n])]
+    return differ, len(names)
+
+
+def _same_bits(x: torch.Tensor, y: torch.Tensor) -> bool:
+    """Same shape, dtype and elements; NaNs count as equal where both have one."""
+    if x.shape != y.shape or x.dtype != y.dtype:
+        return False
+    if torch.equal(x, y):
+        return True
+    if not x.is_floating_point():
+        return False
+    nan = torch.isnan(x)
+    return torch.equal(nan, torch.isnan(y)) and torch.equal(x[~nan], y[~nan])

@@ -1,0 +1,34 @@
+"""Generate a training recipe's windows into the cache on every core, before the runs that read them start.
+
+    python bench/fill_window_cache.py CONFIG.yaml CACHE_DIR
+
+The training and validation worlds of CONFIG (a ``robofuse train`` recipe), so that runs started
+together on a GPU machine do not each generate the same worlds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from robofuse.cli.train import load_config
+from robofuse.train.sweep import fill_cache
+
+
+def main() -> int:
+    """Fill CACHE_DIR with CONFIG's worlds; 0 when every one is there."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", type=Path)
+    parser.add_argument("cache", type=Path)
+    args = parser.parse_args()
+    unset = ("epochs", "windows_per_seed", "cache", "seed", "modalities", "fusion", "device", "threads")
+    c = load_config(argparse.Namespace(config=args.config, quick=False, **dict.fromkeys(unset)))
+    worlds = [(s, c.windows_per_seed) for s in c.train_seeds] + [(s, c.val_windows_per_seed) for s in c.val_seeds]
+    fill_cache(worlds, args.cache, os.cpu_count() or 1, progress=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

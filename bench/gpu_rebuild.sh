@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One call on a lent GPU machine: rebuild the shipped model with its documented command on the
+# GPU and compare the result with robofuse/data/default_model.pt, tensor by tensor, bit for bit.
+# For a shipped model that was trained on a GPU (a CPU trains the same recipe to other weights).
+# Run from the repository root with OUT set to a folder that comes back; BUDGET_S is the seconds
+# this whole script may take (the training is stopped before it, and says so).
+#   OUT=/tmp/out BUDGET_S=330 bash bench/gpu_rebuild.sh
+# DEVICE=cpu EPOCHS=1 try the plumbing on a machine without a GPU (the weights will differ).
+set -uo pipefail
+start=$(date +%s)
+elapsed() { echo $(( $(date +%s) - start )); }
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+DEVICE=${DEVICE:-cuda}
+CACHE=${CACHE:-/tmp/windows}
+RECIPE=docs/train_default_model.yaml
+extra=(); [ -n "${EPOCHS:-}" ] && extra=(--epochs "$EPOCHS")
+[ "$DEVICE" = cuda ] && nvidia-smi -L
+
+echo "== window cache ($(elapsed) s)"
+python3 bench/fill_window_cache.py "$RECIPE" "$CACHE"
+
+left=$(( ${BUDGET_S:-330} - $(elapsed) - 15 ))
+echo "== train, at most ${left} s ($(elapsed) s)"
+rm -rf /tmp/rebuild
+timeout "$left" python3 -m robofuse.cli.main train --config "$RECIPE" --out /tmp/rebuild --device "$DEVICE" \
+  --threads 1 --cache "$CACHE" --quiet "${extra[@]}" 2>&1 | tee "$OUT/rebuild_train.log" | grep -v Warning | tail -n 3
+[ -f /tmp/rebuild/best.pt ] || { echo "no best.pt: the training did not finish in ${left} s"; exit 1; }
+
+echo "== compare ($(elapsed) s)"
+python3 bench/same_weights.py /tmp/rebuild/best.pt robofuse/data/default_model.pt --json "$OUT/rebuild.json"
+status=$?
+echo "== done ($(elapsed) s)"
+exit $status
