@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from robofuse.cli.train import load_config
-from robofuse.train.sweep import fill_cache
+from robofuse.cli.train import load_recipe
+from robofuse.train.sweep import fill_cache, recipe_worlds
 
 
 def main() -> int:
@@ -23,10 +23,7 @@ def main() -> int:
     parser.add_argument("config", type=Path)
     parser.add_argument("cache", type=Path)
     args = parser.parse_args()
-    unset = ("epochs", "windows_per_seed", "cache", "seed", "modalities", "fusion", "device", "threads")
-    c = load_config(argparse.Namespace(config=args.config, quick=False, **dict.fromkeys(unset)))
-    worlds = [(s, c.windows_per_seed) for s in c.train_seeds] + [(s, c.val_windows_per_seed) for s in c.val_seeds]
-    fill_cache(worlds, args.cache, os.cpu_count() or 1, progress=False)
+    fill_cache(recipe_worlds(load_recipe(args.config)), args.cache, os.cpu_count() or 1, progress=False)
     return 0
 
 

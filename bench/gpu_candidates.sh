@@ -14,6 +14,7 @@
 # training noise (lmf8, lmf8_sl3, lmf8_wide) and the gated model with subset loss 3 (gated8_sl3),
 # seeds 0-2 each, 12 runs, into RUNS/r8/<recipe>.
 # BENCH=1 runs bench/bench_gpu.py on the shipped model first (about a minute; JSON and log to OUT).
+# Every round but heading_free (whose two calls had no time to spare) first runs the CUDA training test.
 # DEVICE=cpu EPOCHS=1 ONLY_SMOKE=1 try the plumbing on a machine without a GPU (one candidate, one epoch).
 set -uo pipefail
 start=$(date +%s)
@@ -27,11 +28,11 @@ rf() { python3 -m robofuse.cli.main "$@"; }
 
 if [ "$DEVICE" = cuda ]; then
   nvidia-smi -L; python3 -c 'import torch, numpy; print("torch", torch.__version__, "numpy", numpy.__version__)'
-  echo "== CUDA training test ($(elapsed) s)"
   if [ -n "${BENCH:-}" ]; then
     echo "== bench_gpu ($(elapsed) s)"
     ROBOFUSE_BENCH_RESULTS=$OUT timeout 170 python3 bench/bench_gpu.py 2>&1 | tee "$OUT/bench_gpu.log"
   fi
+  echo "== CUDA training test ($(elapsed) s)"
   [ "${ROUND:-}" != heading_free ] && timeout 60 python3 -m pytest -q -p no:cacheprovider tests/train/test_train.py -k cuda 2>&1 | tail -3
   # MPS: the training processes share the GPU concurrently instead of time-slicing it
   if command -v nvidia-cuda-mps-control >/dev/null && timeout 10 nvidia-cuda-mps-control -d; then

@@ -49,7 +49,7 @@ def _ints(text: str, flag: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     """Plan, fill the window cache, train, summarise; exit status 1 if a model failed."""
     from robofuse.dataset.generate import window_cache
-    from robofuse.train.sweep import evaluation_plan, fill_cache, run_sweep
+    from robofuse.train.sweep import evaluation_plan, fill_cache, recipe_worlds, run_sweep
 
     if args.jobs < 1:
         raise ConfigError(f"--jobs must be >= 1, got {args.jobs}")
@@ -68,9 +68,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     config = _recipe(args)
     cache = window_cache(config.cache_dir)
-    worlds = [(s, config.windows_per_seed) for s in config.train_seeds]
-    worlds += [(s, config.val_windows_per_seed) for s in config.val_seeds]
-    fill_cache(worlds, cache, args.jobs, progress=not args.quiet)
+    fill_cache(recipe_worlds(config), cache, args.jobs, progress=not args.quiet)
     flags = ["--device", args.device, "--threads", str(args.threads), "--cache", str(cache)]
     if args.config is not None:
         flags += ["--config", str(args.config)]
@@ -86,18 +84,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _recipe(args: argparse.Namespace) -> Any:
-    from robofuse.cli.train import load_config
+    from robofuse.cli.train import load_recipe
 
-    train_args = argparse.Namespace(
-        config=args.config,
-        quick=False,
-        epochs=args.epochs,
-        windows_per_seed=None,
-        seed=None,
-        modalities=None,
-        fusion=None,
-        cache=args.cache,
-        device=args.device,
-        threads=args.threads,
-    )
-    return load_config(train_args)
+    return load_recipe(args.config, epochs=args.epochs, cache=args.cache, device=args.device, threads=args.threads)

@@ -43,6 +43,18 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
+def load_recipe(path: Path | None, **flags: Any) -> Any:
+    """The TrainConfig that ``robofuse train --config path`` with these flags (``epochs=4``, ...) would train.
+
+    Flags not given are left unset, as on the command line, so the recipe's own values stand.
+    """
+    names = ("epochs", "windows_per_seed", "seed", "modalities", "fusion", "cache", "device", "threads")
+    unknown = sorted(set(flags) - set(names))
+    if unknown:
+        raise TypeError(f"load_recipe: unknown flags {unknown}; use some of {list(names)}")
+    return load_config(argparse.Namespace(config=path, quick=False, **{n: flags.get(n) for n in names}))
+
+
 def load_config(args: argparse.Namespace) -> Any:
     """The TrainConfig from ``--quick`` or the defaults, then the YAML file, then the flags."""
     from robofuse.schema import build

@@ -35,9 +35,9 @@ def load_checkpoint(path: str | Path) -> tuple[FusionModel, TrainConfig, dict[st
 def differing_tensors(a: str | Path, b: str | Path) -> tuple[list[str], int]:
     """The weight names whose tensors differ between checkpoints ``a`` and ``b``, and how many there are in all.
 
-    Bit for bit: a name counts as differing if it is in only one of the two, or its shape, dtype or any
-    element differs (NaN equals NaN in the same place). This is the test that a rebuild reproduced a
-    run, which "close" would not show.
+    Bit for bit: a name counts as differing if it is in only one of the two, or its shape, dtype or
+    the bytes of any element differ (so -0.0 differs from 0.0, and a NaN equals only the same NaN).
+    This is the test that a rebuild reproduced a run, which "close" or even ``==`` would not show.
     """
     states = []
     for path in (Path(a), Path(b)):
@@ -55,12 +55,8 @@ def differing_tensors(a: str | Path, b: str | Path) -> tuple[list[str], int]:
 
 
 def _same_bits(x: torch.Tensor, y: torch.Tensor) -> bool:
-    """Same shape, dtype and elements; NaNs count as equal where both have one."""
+    """Same shape, dtype and bytes."""
     if x.shape != y.shape or x.dtype != y.dtype:
         return False
-    if torch.equal(x, y):
-        return True
-    if not x.is_floating_point():
-        return False
-    nan = torch.isnan(x)
-    return torch.equal(nan, torch.isnan(y)) and torch.equal(x[~nan], y[~nan])
+    as_bytes = [t.detach().cpu().contiguous().reshape(-1).view(torch.uint8) for t in (x, y)]
+    return torch.equal(*as_bytes)

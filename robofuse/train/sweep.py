@@ -19,8 +19,12 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from robofuse.progress import Bar
+
+if TYPE_CHECKING:  # the config module imports torch; sweeping needs only its fields
+    from robofuse.train.config import TrainConfig
 
 SENSORS = ("camera", "lidar", "imu", "audio")
 
@@ -83,6 +87,13 @@ def _generate(seed_windows: tuple[int, int, str]) -> int:
     seed, windows, cache = seed_windows
     cached(seed, windows, cache)
     return seed
+
+
+def recipe_worlds(config: TrainConfig) -> list[tuple[int, int]]:
+    """The (seed, windows) sets a training run with ``config`` reads: its training worlds, then validation."""
+    return [(s, config.windows_per_seed) for s in config.train_seeds] + [
+        (s, config.val_windows_per_seed) for s in config.val_seeds
+    ]
 
 
 def fill_cache(seeds: Sequence[tuple[int, int]], cache: Path, parallel: int, *, progress: bool) -> None:

@@ -18,11 +18,16 @@ def save(path: Path, state: dict[str, torch.Tensor]) -> Path:
 
 def state() -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
-    return {"w": torch.randn(3, 4), "b": torch.tensor([1.0, float("nan")]), "n": torch.tensor(7)}
+    return {
+        "w": torch.randn(3, 4),
+        "b": torch.tensor([1.0, float("nan")]),
+        "n": torch.tensor(7),
+        "z": torch.zeros(2, 3),
+    }
 
 
 def test_identical_weights_have_no_differing_tensor(tmp_path: Path) -> None:
-    assert differing_tensors(save(tmp_path / "a.pt", state()), save(tmp_path / "b.pt", state())) == ([], 3)
+    assert differing_tensors(save(tmp_path / "a.pt", state()), save(tmp_path / "b.pt", state())) == ([], 4)
 
 
 def test_one_ulp_a_dtype_a_shape_or_a_missing_name_each_count(tmp_path: Path) -> None:
@@ -30,15 +35,23 @@ def test_one_ulp_a_dtype_a_shape_or_a_missing_name_each_count(tmp_path: Path) ->
     changed = state()
     changed["w"][1, 2] = torch.nextafter(changed["w"][1, 2], torch.tensor(10.0))  # the smallest step there is
     changed["n"] = torch.tensor(7, dtype=torch.int32)
+    changed["z"] = torch.zeros(3, 2)
     del changed["b"]
     changed["extra"] = torch.zeros(1)
-    assert differing_tensors(a, save(tmp_path / "b.pt", changed)) == (["b", "extra", "n", "w"], 4)
+    assert differing_tensors(a, save(tmp_path / "b.pt", changed)) == (["b", "extra", "n", "w", "z"], 5)
+
+
+def test_negative_zero_differs_from_zero_though_they_compare_equal(tmp_path: Path) -> None:
+    other = state()
+    other["z"][0, 0] = -0.0
+    assert bool((other["z"] == state()["z"]).all())
+    assert differing_tensors(save(tmp_path / "a.pt", state()), save(tmp_path / "b.pt", other)) == (["z"], 4)
 
 
 def test_nan_in_different_places_differs(tmp_path: Path) -> None:
     other = state()
     other["b"] = torch.tensor([float("nan"), 1.0])
-    assert differing_tensors(save(tmp_path / "a.pt", state()), save(tmp_path / "b.pt", other)) == (["b"], 3)
+    assert differing_tensors(save(tmp_path / "a.pt", state()), save(tmp_path / "b.pt", other)) == (["b"], 4)
 
 
 def test_a_file_that_is_not_a_checkpoint_says_so(tmp_path: Path) -> None:

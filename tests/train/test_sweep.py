@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -108,15 +107,24 @@ def test_the_baselines_recipe_shares_the_shipped_recipes_data_budget_and_model()
 )
 def test_every_candidate_recipe_loads_and_keeps_the_baselines_data_and_budget(recipe: Path) -> None:
     """A candidate differs from docs/train_baselines.yaml in its training method, never in data or budget."""
-    import argparse
+    from robofuse.cli.train import load_recipe
 
-    from robofuse.cli.train import load_config
-
-    def load(path: Path) -> Any:
-        unset = ("epochs", "windows_per_seed", "cache", "seed", "modalities", "fusion", "device", "threads")
-        return load_config(argparse.Namespace(config=path, quick=False, **dict.fromkeys(unset)))
-
-    candidate, baselines = load(recipe), load(recipe.parents[2] / "train_baselines.yaml")
+    candidate, baselines = load_recipe(recipe), load_recipe(recipe.parents[2] / "train_baselines.yaml")
     for key in ("train_seeds", "val_seeds", "windows_per_seed", "epochs", "batch_size", "learning_rate"):
         assert getattr(candidate, key) == getattr(baselines, key), key
     assert (candidate.model.dim, candidate.model.fused_dim) == (baselines.model.dim, baselines.model.fused_dim)
+
+
+def test_a_recipe_loads_as_robofuse_train_would_read_it_and_names_the_worlds_it_trains_on() -> None:
+    from robofuse.cli.train import load_recipe
+    from robofuse.train.sweep import recipe_worlds
+
+    recipe = Path(__file__).resolve().parents[2] / "docs/train_default_model.yaml"
+    config = load_recipe(recipe, epochs=3, device="cuda")
+    assert (config.epochs, config.device, config.seed) == (3, "cuda", load_recipe(recipe).seed)
+    worlds = recipe_worlds(config)
+    assert worlds[0] == (config.train_seeds[0], config.windows_per_seed)
+    assert worlds[-1] == (config.val_seeds[-1], config.val_windows_per_seed)
+    assert len(worlds) == len(config.train_seeds) + len(config.val_seeds)
+    with pytest.raises(TypeError, match="unknown flags"):
+        load_recipe(recipe, epoch=3)
