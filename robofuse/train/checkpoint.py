@@ -14,17 +14,23 @@ from robofuse.schema import build
 from robofuse.train.config import TrainConfig
 
 
-def load_checkpoint(path: str | Path) -> tuple[FusionModel, TrainConfig, dict[str, float]]:
-    """The model (in eval mode), its TrainConfig and the metrics saved in ``path``."""
-    path = Path(path)
+def _read(path: Path, needs: tuple[str, ...], missing: str) -> dict[str, Any]:
+    """The dictionary ``robofuse train`` saved at ``path``, on the CPU, holding ``needs``; else ``missing`` says why."""
     try:
-        payload: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
         raise EngineError(
             f"cannot read checkpoint {path}: {err}; pass a checkpoint.pt or best.pt from robofuse train"
         ) from None
-    if not isinstance(payload, dict) or not {"model", "config", "metrics"} <= set(payload):
-        raise EngineError(f"{path} is not a robofuse training checkpoint (needs model, config and metrics)")
+    if not isinstance(payload, dict) or not set(needs) <= set(payload):
+        raise EngineError(f"{path} is not a robofuse training checkpoint ({missing})")
+    return payload
+
+
+def load_checkpoint(path: str | Path) -> tuple[FusionModel, TrainConfig, dict[str, float]]:
+    """The model (in eval mode), its TrainConfig and the metrics saved in ``path``."""
+    path = Path(path)
+    payload = _read(path, ("model", "config", "metrics"), "needs model, config and metrics")
     config = build(TrainConfig, payload["config"], str(path))
     model = FusionModel(config.model)
     model.load_state_dict(payload["model"])
@@ -39,16 +45,7 @@ def differing_tensors(a: str | Path, b: str | Path) -> tuple[list[str], int]:
     the bytes of any element differ (so -0.0 differs from 0.0, and a NaN equals only the same NaN).
     This is the test that a rebuild reproduced a run, which "close" or even ``==`` would not show.
     """
-    states = []
-    for path in (Path(a), Path(b)):
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=False)
-        except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
-            raise EngineError(f"cannot read checkpoint {path}: {err}") from None
-        if not isinstance(payload, dict) or "model" not in payload:
-            raise EngineError(f"{path} is not a robofuse training checkpoint (no model weights)")
-        states.append(payload["model"])
-    first, second = states
+    first, second = (_read(Path(p), ("model",), "no model weights")["model"] for p in (a, b))
     names = sorted(set(first) | set(second))
     differ = [n for n in names if n not in first or n not in second or not _same_bits(first[n], second[n])]
     return differ, len(names)
@@ -58,5 +55,5 @@ def _same_bits(x: torch.Tensor, y: torch.Tensor) -> bool:
     """Same shape, dtype and bytes."""
     if x.shape != y.shape or x.dtype != y.dtype:
         return False
-    as_bytes = [t.detach().cpu().contiguous().reshape(-1).view(torch.uint8) for t in (x, y)]
+    as_bytes = [t.contiguous().reshape(-1).view(torch.uint8) for t in (x, y)]  # loaded on the CPU
     return torch.equal(*as_bytes)
