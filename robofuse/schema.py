@@ -77,6 +77,10 @@ def convert(hint: Any, value: Any, where: str) -> Any:
         if len(value) != len(args):
             raise ConfigError(f"{where}: expected a list of {len(args)} values, got {len(value)}")
         return tuple(convert(a, v, f"{where}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=False)))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a mapping (key: {_describe(args[1])}), got {_shown(value)}")
+        return {convert(args[0], k, where): convert(args[1], v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         allowed = [m.value for m in hint]
         if value not in allowed:
@@ -123,6 +127,8 @@ def _describe(hint: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
     if origin is tuple:
         return "a list"
+    if origin is dict:
+        return "a mapping"
     if hint is type(None):
         return "null"
     if dataclasses.is_dataclass(hint):

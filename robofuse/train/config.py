@@ -13,6 +13,17 @@ SENSORS = ("camera", "lidar", "imu", "audio")  # the mask's column order
 HEADS = ("terrain", "collision", "slip")
 
 
+def subset_key(name: str) -> int | None:
+    """The bits of a subset named like ``camera+imu`` (bit i: ``SENSORS[i]``), or None if it names none.
+
+    Canonical names only, as the evaluation report writes them, so one subset has one spelling.
+    """
+    parts = name.split("+")
+    if not parts or any(p not in SENSORS for p in parts) or parts != [s for s in SENSORS if s in parts]:
+        return None
+    return sum(1 << SENSORS.index(p) for p in parts)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run; the same config and seed give the same model.
@@ -45,6 +56,9 @@ class TrainConfig:
     # the heads the subset loss trains. Most subsets cannot see slip (audio with IMU or camera) or
     # collision; their losses pull a shared head towards its prior (slip fell to 58% balanced accuracy)
     subset_heads: tuple[str, ...] = ("terrain", "collision", "slip")
+    # a weight per subset in that mean, by name ("imu+audio": 3.0); subsets not named weigh 1. For
+    # the subset a model keeps missing against its specialist (docs/evaluation/candidates, round 10)
+    subset_weights: dict[str, float] = field(default_factory=dict)
     drop_all_allowed: bool = False  # True: dropout may mask every modality of a window
     noise_prob: float = 0.5  # chance that a window's modality gets Gaussian noise
     noise_max: float = 0.3  # noise std drawn uniformly in [0, noise_max] x the input's own std
@@ -108,6 +122,13 @@ class TrainConfig:
         unknown_heads = [h for h in self.subset_heads if h not in HEADS]
         require(not unknown_heads, f"subset_heads must be among {list(HEADS)}, got {unknown_heads}")
         require(len(self.subset_heads) >= 1, "subset_heads must name at least one head (or set subset_loss: 0)")
+        for name, weight in self.subset_weights.items():
+            require(
+                subset_key(name) is not None,
+                f"subset_weights: {name!r} is not a sensor subset; name one as sensors joined by '+' "
+                f"in the order {'+'.join(SENSORS)} (e.g. 'imu+audio')",
+            )
+            require(weight >= 0, f"subset_weights: the weight of {name!r} must be >= 0, got {weight}")
         require(self.threads >= 0, f"threads must be >= 0 (0: torch's default), got {self.threads}")
         require(
             re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,
@@ -119,6 +140,15 @@ class TrainConfig:
         if not self.sensor_noise_max:
             return self.noise_max
         return self.sensor_noise_max[SENSORS.index(sensor)]
+
+    def subset_weight_vector(self) -> tuple[float, ...]:
+        """The weight of each of the 15 subsets, in the order of their bits (bit i: ``SENSORS[i]``)."""
+        weights = [1.0] * (2 ** len(SENSORS) - 1)
+        for name, weight in self.subset_weights.items():
+            bits = subset_key(name)
+            assert bits is not None  # __post_init__ checked every name
+            weights[bits - 1] = weight
+        return tuple(weights)
 
     @classmethod
     def quick(cls) -> TrainConfig:

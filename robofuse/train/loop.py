@@ -208,6 +208,9 @@ def subset_loss(
 ) -> Any:
     """Mean over the 15 sensor subsets of :func:`loss_fn` with ``mask`` AND the subset, on ``config.subset_heads``.
 
+    Each subset's loss is multiplied by its ``config.subset_weights`` entry (1 when not named)
+    before the mean over all 15.
+
     One classify call on the features repeated 15 times, not 15 calls: on a GPU each call is a
     few dozen small kernels and a host sync, which made the subset loss cost more than the
     encoders. Exact, because fusion and heads hold no batch statistics (no BatchNorm after
@@ -224,6 +227,8 @@ def subset_loss(
         w = weights[head][target].reshape(k, n) * usable  # (S, B): cross_entropy's weighted mean
         ce = F.cross_entropy(out[head], target, reduction="none").reshape(k, n)
         total = total + getattr(config, f"loss_{head}") * (w * ce).sum(1) / w.sum(1).clamp_min(1e-12)
+    if config.subset_weights:  # only then: recipes without weights keep their arithmetic bit for bit
+        total = total * torch.tensor(config.subset_weight_vector(), dtype=total.dtype, device=total.device)
     return total.mean()
 
 

@@ -147,6 +147,38 @@ def test_the_subset_loss_adds_the_mean_loss_of_all_fifteen_sensor_subsets(cache:
     assert float(step_loss(model, batch, weights, heads)) == pytest.approx(plain + 0.5 * np.mean(losses), rel=1e-5)
 
 
+def test_subset_weights_scale_each_subsets_term_of_the_subset_loss(cache: Path) -> None:
+    config = dataclasses.replace(tiny(cache), subset_loss=0.5)
+    data = load_windows(config.train_seeds, config.windows_per_seed, config.cache_dir)
+    batch = make_batch(data, np.arange(0, 60, 4))
+    torch.manual_seed(0)
+    model = FusionModel(SMALL_MODEL).eval()
+    weights = {h: class_weights(data[h], len(SMALL_MODEL.heads[h]), 20.0) for h in ("terrain", "collision", "slip")}
+    plain = float(step_loss(model, batch, weights, dataclasses.replace(config, subset_loss=0.0)))
+    losses = []
+    for bits in range(1, 16):
+        sub = {**batch, "mask": batch["mask"] * np.array([(bits >> i) & 1 for i in range(4)], np.float32)}
+        losses.append(float(loss_fn(model(*to_tensors(sub)), sub, weights, config)))
+    # imu+audio is bits 4 + 8 = 12; lidar alone is bit 2; every other subset keeps weight 1
+    weighted = dataclasses.replace(config, subset_weights={"imu+audio": 4.0, "lidar": 0.0})
+    scale = np.ones(15)
+    scale[12 - 1], scale[2 - 1] = 4.0, 0.0
+    expected = plain + 0.5 * np.mean(scale * np.array(losses))
+    assert float(step_loss(model, batch, weights, weighted)) == pytest.approx(expected, rel=1e-5)
+    # all weights 1 is the unweighted loss
+    ones = dataclasses.replace(config, subset_weights={"imu+audio": 1.0})
+    assert float(step_loss(model, batch, weights, ones)) == pytest.approx(
+        float(step_loss(model, batch, weights, config)), rel=1e-6
+    )
+
+
+def test_subset_weights_come_from_yaml_by_subset_name() -> None:
+    config = build(TrainConfig, {"subset_weights": {"imu+audio": 3, "camera": 0.5}}, "train.yaml")
+    assert config.subset_weights == {"imu+audio": 3.0, "camera": 0.5}
+    vector = config.subset_weight_vector()
+    assert vector == (0.5, *[1.0] * 10, 3.0, 1.0, 1.0, 1.0)  # bit 1 is the camera, bits 4 + 8 IMU+audio
+
+
 def test_modality_dropout_never_masks_every_present_modality_unless_configured() -> None:
     rng = np.random.default_rng(0)
     mask = np.ones((2000, 4), np.float32)
@@ -301,6 +333,11 @@ def test_an_export_that_disagrees_with_torch_is_refused_and_not_written(
         ({"subset_heads": ["terrain", "slippage"]}, r"subset_heads must be among .*'slippage'"),
         ({"sensor_noise_max": [0.6, 0.3]}, r"one level per sensor \(camera, lidar, imu, audio\)"),
         ({"sensor_noise_max": [0.6, 0.3, 0.3, 1.5]}, r"levels must be in \[0, 1\]"),
+        ({"subset_weights": {"audio+imu": 3.0}}, r"'audio\+imu' is not a sensor subset.*camera\+lidar\+imu\+audio"),
+        ({"subset_weights": {"imu+radar": 3.0}}, r"'imu\+radar' is not a sensor subset"),
+        ({"subset_weights": {"imu+audio": -1.0}}, r"the weight of 'imu\+audio' must be >= 0"),
+        ({"subset_weights": {"imu+audio": "high"}}, r"subset_weights.imu\+audio: expected a number"),
+        ({"subset_weights": [3.0]}, r"subset_weights: expected a mapping \(key: a number\)"),
     ],
 )
 def test_bad_config_values_are_clear_errors(data: dict[str, object], message: str) -> None:
