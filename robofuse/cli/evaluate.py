@@ -36,6 +36,14 @@ def add_parser(subparsers: Any) -> None:
         help="add every DIR/<kind>/seed*/best.pt as model <kind> (late, gated, lmf, tfn, concat)",
     )
     p.add_argument("--specialists", type=Path, metavar="DIR", help="DIR/<subset>/seed*/best.pt, e.g. DIR/camera+imu")
+    p.add_argument(
+        "--reference",
+        type=Path,
+        metavar="REPORT.json",
+        help="an earlier report on the same worlds: its models and specialists that this run does not evaluate "
+        "are taken from it as recorded (inference is deterministic), e.g. to score a new model without the "
+        "specialists' checkpoints",
+    )
     p.add_argument("--default", default="default", metavar="NAME", help="the model compared with the specialists")
     p.add_argument("--baseline", default="late", metavar="NAME", help="the late-fusion model for effective robustness")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where report.md, report.json and PNGs go")
@@ -89,7 +97,7 @@ def model_specs(args: argparse.Namespace) -> tuple[list[Any], list[str]]:
 
     specs: list[ModelSpec] = []
     missing: list[str] = []
-    for item in args.model or ([] if args.fusion else [f"default={default_model()}"]):
+    for item in args.model or ([] if args.fusion or args.reference else [f"default={default_model()}"]):
         name, sep, path_text = item.partition("=")
         if not sep or not name or not path_text:
             raise ConfigError(f"--model {item!r}: expected NAME=PATH")
@@ -122,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
     options = Options(
         models=specs,
         specialists=args.specialists,
+        reference=args.reference,
         default=args.default,
         baseline=args.baseline,
         seeds=parse_seeds(args.seeds),

@@ -23,6 +23,7 @@ from robofuse.evaluate.emap import emap_report
 from robofuse.evaluate.gates import gate_stats
 from robofuse.evaluate.heading import MAX_HEADING_DROP_POINTS
 from robofuse.evaluate.models import EvalModel, ModelSpec, TorchModel, load_model
+from robofuse.evaluate.reference import check_same_data, load_reference, merge_models, merge_specialists
 from robofuse.evaluate.robustness import LEVELS, TARGETS, effective_robustness, relative_robustness
 from robofuse.evaluate.runner import ModelRun, run_model
 from robofuse.evaluate.specialists import MAX_DROP_POINTS, compare, discover_specialists, summarize
@@ -38,6 +39,7 @@ class Options:
 
     models: list[ModelSpec]
     specialists: Path | None = None
+    reference: Path | None = None  # an earlier report.json: its models and specialists this run does not evaluate
     default: str = "default"  # the model compared with the specialists and held to 95%
     baseline: str = "late"  # the late-fusion reference of effective robustness
     seeds: tuple[int, ...] = DEFAULT_SEEDS
@@ -56,6 +58,7 @@ def evaluate(options: Options, data: Arrays | None = None) -> dict[str, Any]:
     """Run everything ``options`` asks for; returns the result (plain JSON types plus ``_gates`` arrays for plots)."""
     start = time.perf_counter()
     missing = list(options.missing)
+    reference = load_reference(options.reference) if options.reference is not None else None
     loaded = {spec.name: [load_model(spec.name, p, options.threads) for p in spec.paths] for spec in options.models}
     specialist_paths: dict[str, tuple[Path, ...]] = {}
     if options.specialists is not None:
@@ -87,6 +90,9 @@ def evaluate(options: Options, data: Arrays | None = None) -> dict[str, Any]:
         "specialists": {},
         "comparison": {},
     }
+    if reference is not None:
+        assert options.reference is not None
+        check_same_data(reference, result["data"], options.reference)
     runs: dict[str, list[ModelRun]] = {}
     for name, models in loaded.items():
         runs[name] = [
@@ -103,9 +109,18 @@ def evaluate(options: Options, data: Arrays | None = None) -> dict[str, Any]:
             for m in models
         ]
         result["models"][name] = _model_entry(models, runs[name], data, options, missing)
+    if reference is not None:
+        assert options.reference is not None
+        recorded = merge_models(result, reference, options.reference, list(LEVELS), options.noise)
     _robustness(result, options, missing)
     for subset, models in specialists.items():
         result["specialists"][subset] = _specialist_entry(subset, models, data, options, missing)
+    if reference is not None:
+        assert options.reference is not None
+        filled = merge_specialists(result, reference, options.reference)
+        # a specialist the directory lacks but the reference holds is not missing
+        missing = [m for m in missing if not any(m.startswith(f"specialist {s}:") for s in filled)]
+        result["reference"] = {"path": str(options.reference), "models": recorded, "specialists": filled}
     if options.default in result["models"]:
         default_subsets = result["models"][options.default]["subsets"]
         for subset, entry in result["specialists"].items():

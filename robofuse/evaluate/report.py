@@ -65,6 +65,14 @@ def markdown(result: dict[str, Any], plots: list[str]) -> str:
         "",
     ]
     models = result["models"]
+    ref = result.get("reference")
+    if ref and (ref["models"] or ref["specialists"]):
+        specialists = [f"the specialists of {len(ref['specialists'])} subsets"] if ref["specialists"] else []
+        taken = [*ref["models"], *specialists]
+        lines += [
+            f"Recorded in `{ref['path']}` on the same windows, not re-run here: {', '.join(taken)}.",
+            "",
+        ]
     if result.get("checks"):
         lines += ["## Acceptance checks", "", "| check | result | value |", "|---|---|---|"]
         for c in result["checks"]:

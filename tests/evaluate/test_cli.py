@@ -81,3 +81,45 @@ def test_bad_model_paths_and_training_seeds_are_clear_errors(
     assert "used to train or validate" in capsys.readouterr().err
     assert main(["evaluate", "--model", "nopath", *common]) == 1
     assert "NAME=PATH" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_reference_report_stands_in_for_the_models_and_specialists_it_recorded(
+    run_dir: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    best, cache = run_dir
+    specialists = tmp_path / "specialists"
+    (specialists / "imu" / "seed0").mkdir(parents=True)
+    shutil.copy(best, specialists / "imu" / "seed0" / "best.pt")
+    common = ["--seeds", "5000-5001", "--windows-per-seed", "30", "--cache", str(cache), "--quiet"]
+    common += ["--emap-samples", "0", "--batch-size", "32"]
+    full = tmp_path / "full"
+    argv = ["evaluate", "--model", f"default={best}", "--model", f"late={best}", "--specialists", str(specialists)]
+    assert main([*argv, *common, "--out", str(full)]) == 0
+    recorded = tmp_path / "recorded"
+    argv = ["evaluate", "--model", f"default={best}", "--reference", str(full / "report.json")]
+    assert main([*argv, *common, "--out", str(recorded)]) == 0
+    a = json.loads((full / "report.json").read_text())
+    b = json.loads((recorded / "report.json").read_text())
+    assert b["reference"] == {"path": str(full / "report.json"), "models": ["late"], "specialists": ["imu"]}
+    assert b["models"]["late"]["recorded"] == str(full / "report.json")
+    assert b["models"]["late"]["curves"] == a["models"]["late"]["curves"]
+    assert b["specialists"]["imu"]["terrain_acc"] == a["specialists"]["imu"]["terrain_acc"]
+    assert b["comparison"] == a["comparison"]
+    # the same checks, effective robustness against the recorded late fusion included
+    assert [(c["name"], c["ok"], c["detail"]) for c in b["checks"]] == [
+        (c["name"], c["ok"], c["detail"]) for c in a["checks"]
+    ]
+    assert any("effective robustness" in c["name"] for c in b["checks"])
+    assert "Recorded in" in (recorded / "report.md").read_text()
+    capsys.readouterr()
+    # other windows: refused, with what to do
+    other = ["--seeds", "5000-5002", "--windows-per-seed", "30", "--cache", str(cache), "--quiet"]
+    assert main([*argv, *other, "--out", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert "was measured on worlds 5000-5001 (2 seeds, 60 windows), this run on 5000-5002" in err
+    # a file that is no report
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"models": {}}')
+    assert main(["evaluate", "--reference", str(junk), *common, "--out", str(tmp_path / "y")]) == 1
+    assert "not a robofuse evaluate report (no data, levels, specialists)" in capsys.readouterr().err
