@@ -33,6 +33,10 @@ class FusionModelConfig:
     audio_shape: tuple[int] = (8000,)  # 0.5 s at 16 kHz
     lidar_residual: bool = False  # a third LIDAR channel: the ranges' high-pass residual (ground roughness)
     imu_heading_free: bool = False  # the IMU's tilt without its heading (see ImuPreprocess); False: older checkpoints
+    # the trunk also reads which sensors are present (4 more inputs): one fused vector has to serve
+    # 15 subsets whose gated sums look nothing alike; this lets the heads decode each its own way
+    # (docs/evaluation/candidates, round 11). False: older checkpoints load unchanged
+    trunk_reads_mask: bool = False
 
     @property
     def heads(self) -> dict[str, tuple[str, ...]]:
@@ -99,7 +103,8 @@ class FusionModel(nn.Module):
             )
         )
         # one shared hidden layer: the gated sum is linear in each modality's tanh features
-        self.trunk = nn.Sequential(nn.Linear(config.fused_dim, config.fused_dim), nn.ReLU(inplace=True))
+        trunk_in = config.fused_dim + (4 if config.trunk_reads_mask else 0)
+        self.trunk = nn.Sequential(nn.Linear(trunk_in, config.fused_dim), nn.ReLU(inplace=True))
         self.heads = nn.ModuleDict({name: nn.Linear(config.fused_dim, len(cls)) for name, cls in config.heads.items()})
 
     def forward(self, camera: Tensor, lidar: Tensor, imu: Tensor, audio: Tensor, mask: Tensor) -> dict[str, Tensor]:
@@ -135,6 +140,8 @@ class FusionModel(nn.Module):
     def classify(self, feats: Tensor, mask: Tensor) -> dict[str, Tensor]:
         """Fuse per-modality features :math:`(B, M, D)` under ``mask`` and run the heads."""
         fused, info = self.fusion(feats, mask)  # (B, M, D) -> (B, fused_dim)
+        if self.config.trunk_reads_mask:  # presence as 0/1, whatever the mask's values: (B, fused_dim + M)
+            fused = torch.cat([fused, (mask > 0.5).to(fused.dtype)], dim=1)
         h = self.trunk(fused)  # (B, fused_dim)
         out = {name: head(h) for name, head in self.heads.items()}  # (B, classes) each
         out["gates"] = info["weights"]  # (B, M)

@@ -94,7 +94,7 @@ def test_the_roughness_residual_is_zero_on_a_smooth_ring_and_marks_a_bump_and_mi
     torch.testing.assert_close(pp.LidarPreprocess(residual=True)(holed)[:, :2], pp.LidarPreprocess()(holed))
 
 
-@pytest.mark.parametrize("option", ["lidar_residual", "imu_heading_free"])
+@pytest.mark.parametrize("option", ["lidar_residual", "imu_heading_free", "trunk_reads_mask"])
 def test_a_model_with_an_input_option_exports_and_matches_onnx_runtime(option: str, tmp_path: Path) -> None:
     ort = pytest.importorskip("onnxruntime", reason="the export check runs the graph in onnxruntime")
     from robofuse.train.config import TrainConfig
@@ -343,3 +343,27 @@ def test_a_heading_free_model_gives_the_same_outputs_whichever_way_the_robot_fac
         - run(plain, (camera, lidar, imu, audio, mask))["terrain"]
     )
     assert moved.abs().max() > 1e-4
+
+
+def test_a_trunk_that_reads_the_mask_sees_presence_and_nothing_of_a_masked_sensor() -> None:
+    torch.manual_seed(0)
+    model = FusionModel(FusionModelConfig(trunk_reads_mask=True)).eval()
+    assert model.trunk[0].in_features == model.config.fused_dim + 4
+    clean = with_mask(model.example_inputs(3), [1, 0, 1, 1])
+    dirty = (clean[0], torch.full_like(clean[1], float("nan")), *clean[2:])
+    before, after = run(model, clean), run(model, dirty)
+    for name in before:
+        assert torch.equal(before[name], after[name]), name
+    # presence is read as 0/1: a mask of 0.7 means present, exactly as 1 does
+    soft = (*clean[:4], clean[4] * 0.7 + (clean[4] == 0) * 0.2)
+    for name, value in run(model, soft).items():
+        assert torch.equal(value, before[name]), name
+    # the trunk's mask inputs matter: the same fused features under another mask give other logits
+    with torch.inference_mode():
+        a = model.trunk(torch.cat([torch.zeros(2, 64), torch.tensor([[1.0, 0, 0, 0]] * 2)], dim=1))
+        b = model.trunk(torch.cat([torch.zeros(2, 64), torch.tensor([[0.0, 1, 0, 0]] * 2)], dim=1))
+    assert not torch.equal(a, b)
+    nothing = with_mask(model.example_inputs(2), [0, 0, 0, 0])
+    out = run(model, (*(torch.full_like(x, float("nan")) for x in nothing[:4]), nothing[4]))
+    assert all(torch.isfinite(v).all() for v in out.values())
+    assert out["usable"].tolist() == [0.0, 0.0]
