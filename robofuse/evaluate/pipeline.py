@@ -91,8 +91,7 @@ def evaluate(options: Options, data: Arrays | None = None) -> dict[str, Any]:
         "comparison": {},
     }
     if reference is not None:
-        assert options.reference is not None
-        check_same_data(reference, result["data"], options.reference)
+        check_same_data(reference, result["data"])
     runs: dict[str, list[ModelRun]] = {}
     for name, models in loaded.items():
         runs[name] = [
@@ -110,17 +109,15 @@ def evaluate(options: Options, data: Arrays | None = None) -> dict[str, Any]:
         ]
         result["models"][name] = _model_entry(models, runs[name], data, options, missing)
     if reference is not None:
-        assert options.reference is not None
-        recorded = merge_models(result, reference, options.reference, list(LEVELS), options.noise)
+        recorded = merge_models(result, reference, list(LEVELS), options.noise)
     _robustness(result, options, missing)
     for subset, models in specialists.items():
         result["specialists"][subset] = _specialist_entry(subset, models, data, options, missing)
     if reference is not None:
-        assert options.reference is not None
-        filled = merge_specialists(result, reference, options.reference)
+        filled = merge_specialists(result, reference)
         # a specialist the directory lacks but the reference holds is not missing
         missing = [m for m in missing if not any(m.startswith(f"specialist {s}:") for s in filled)]
-        result["reference"] = {"path": str(options.reference), "models": recorded, "specialists": filled}
+        result["reference"] = {"path": reference["_path"], "models": recorded, "specialists": filled}
     if options.default in result["models"]:
         default_subsets = result["models"][options.default]["subsets"]
         for subset, entry in result["specialists"].items():

@@ -21,7 +21,7 @@ SAME_DATA = ("seeds", "seed_count", "windows", "windows_all_sensors")
 
 
 def load_reference(path: Path) -> dict[str, Any]:
-    """The ``report.json`` at ``path``; a ConfigError that says what is wrong when it is not one."""
+    """The ``report.json`` at ``path``, its path under ``_path``; a ConfigError that says what is wrong otherwise."""
     try:
         report = json.loads(path.read_text())
     except OSError as err:
@@ -34,17 +34,18 @@ def load_reference(path: Path) -> dict[str, Any]:
             f"--reference {path}: not a robofuse evaluate report (no {', '.join(absent)}); "
             "pass the report.json an earlier robofuse evaluate wrote"
         )
+    report["_path"] = str(path)  # "_": kept out of any report.json written from it
     return report  # type: ignore[no-any-return]
 
 
-def check_same_data(reference: dict[str, Any], data: dict[str, Any], path: Path) -> None:
+def check_same_data(reference: dict[str, Any], data: dict[str, Any]) -> None:
     """Refuse a reference measured on other windows: its figures would not be comparable."""
     theirs = {k: reference["data"].get(k) for k in SAME_DATA}
     ours = {k: data[k] for k in SAME_DATA}
     if theirs != ours:
         raise ConfigError(
-            f"--reference {path} was measured on worlds {_worlds(theirs)}, this run on {_worlds(ours)}: figures from "
-            "other windows cannot be compared; evaluate on the reference's --seeds and --windows-per-seed"
+            f"--reference {reference['_path']} was measured on worlds {_worlds(theirs)}, this run on {_worlds(ours)}: "
+            "figures from other windows cannot be compared; evaluate on the reference's --seeds and --windows-per-seed"
         )
 
 
@@ -53,9 +54,7 @@ def _worlds(data: dict[str, Any]) -> str:
     return f"{seeds[0]}-{seeds[-1]} ({data.get('seed_count')} seeds, {data.get('windows')} windows)"
 
 
-def merge_models(
-    result: dict[str, Any], reference: dict[str, Any], path: Path, levels: list[float], noise: bool
-) -> list[str]:
+def merge_models(result: dict[str, Any], reference: dict[str, Any], levels: list[float], noise: bool) -> list[str]:
     """Add the reference's models that ``result`` lacks (by name); returns their names.
 
     With noise curves on, each one must have been recorded with curves at the same levels, or
@@ -67,19 +66,19 @@ def merge_models(
             continue
         if noise and (list(reference["levels"]) != list(levels) or not entry.get("per_seed_curves")):
             raise ConfigError(
-                f"--reference {path}: model {name!r} has no noise curves at levels {levels}; "
+                f"--reference {reference['_path']}: model {name!r} has no noise curves at levels {levels}; "
                 "pass a reference evaluated with noise, or add --no-noise"
             )
-        result["models"][name] = {**entry, "recorded": str(path)}
+        result["models"][name] = {**entry, "recorded": reference["_path"]}
         taken.append(name)
     return taken
 
 
-def merge_specialists(result: dict[str, Any], reference: dict[str, Any], path: Path) -> list[str]:
+def merge_specialists(result: dict[str, Any], reference: dict[str, Any]) -> list[str]:
     """Add the reference's specialists for the subsets ``result`` has none for; returns those subsets."""
     taken = []
     for subset, entry in reference["specialists"].items():
         if subset not in result["specialists"]:
-            result["specialists"][subset] = {**entry, "recorded": str(path)}
+            result["specialists"][subset] = {**entry, "recorded": reference["_path"]}
             taken.append(subset)
     return taken
