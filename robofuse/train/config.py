@@ -59,6 +59,14 @@ class TrainConfig:
     # a weight per subset in that mean, by name ("imu+audio": 3.0); subsets not named weigh 1. For
     # the subset a model keeps missing against its specialist (docs/evaluation/candidates, round 10)
     subset_weights: dict[str, float] = field(default_factory=dict)
+    # knowledge distillation: a subset name ("imu+audio") to the checkpoints of specialists trained
+    # on exactly that subset; on windows where all its sensors are present, the model's terrain
+    # output with only those sensors learns to match the teachers' mean softened probabilities.
+    # A specialist's encoders are shaped by its subset alone; the soft targets carry what it learnt
+    # (docs/evaluation/candidates, round 12). Paths are relative to the working directory
+    distill_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    distill_loss: float = 0.0  # weight of the distillation term (T^2 x KL, Hinton et al. 2015); 0 = off
+    distill_temperature: float = 2.0  # softens both distributions before they are compared
     drop_all_allowed: bool = False  # True: dropout may mask every modality of a window
     noise_prob: float = 0.5  # chance that a window's modality gets Gaussian noise
     noise_max: float = 0.3  # noise std drawn uniformly in [0, noise_max] x the input's own std
@@ -129,6 +137,20 @@ class TrainConfig:
                 f"in the order {'+'.join(SENSORS)} (e.g. 'imu+audio')",
             )
             require(weight >= 0, f"subset_weights: the weight of {name!r} must be >= 0, got {weight}")
+        for name, paths in self.distill_from.items():
+            require(
+                subset_key(name) is not None,
+                f"distill_from: {name!r} is not a sensor subset; name one as sensors joined by '+' "
+                f"in the order {'+'.join(SENSORS)} (e.g. 'imu+audio')",
+            )
+            require(len(paths) >= 1, f"distill_from: {name!r} lists no teacher checkpoint")
+        require(self.distill_loss >= 0, f"distill_loss must be >= 0, got {self.distill_loss}")
+        require(
+            self.distill_loss == 0 or bool(self.distill_from),
+            f"distill_loss is {self.distill_loss} but distill_from names no teachers; "
+            "list a subset's specialist checkpoints (distill_from: {imu+audio: [runs/.../best.pt]}) or set it to 0",
+        )
+        require(self.distill_temperature > 0, f"distill_temperature must be > 0, got {self.distill_temperature}")
         require(self.threads >= 0, f"threads must be >= 0 (0: torch's default), got {self.threads}")
         require(
             re.fullmatch(r"cpu|cuda(:\d+)?", self.device) is not None,

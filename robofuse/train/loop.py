@@ -24,6 +24,7 @@ from robofuse.dataset.generate import WindowSet, cached, window_cache
 from robofuse.errors import ConfigError
 from robofuse.model.fusion_model import FusionModel
 from robofuse.train.config import HEADS, SENSORS, TrainConfig
+from robofuse.train.distill import Teachers
 
 Arrays = dict[str, npt.NDArray[Any]]
 
@@ -185,8 +186,15 @@ SUBSETS = torch.tensor(
 )  # (15, 4): every non-empty subset of the sensors
 
 
-def step_loss(model: FusionModel, batch: Arrays, weights: dict[str, torch.Tensor], config: TrainConfig) -> Any:
-    """The loss of one batch: on its (augmented) mask, plus ``subset_loss`` x the mean over the 15 subsets of it.
+def step_loss(
+    model: FusionModel,
+    batch: Arrays,
+    weights: dict[str, torch.Tensor],
+    config: TrainConfig,
+    teachers: Teachers | None = None,
+) -> Any:
+    """The loss of one batch: on its (augmented) mask, plus ``subset_loss`` x the mean over the 15 subsets of it,
+    plus ``distill_loss`` x the distillation term of ``teachers`` (when given).
 
     The encoders run once; the 15 subsets re-run only fusion and heads, all in one batched call.
     """
@@ -195,6 +203,8 @@ def step_loss(model: FusionModel, batch: Arrays, weights: dict[str, torch.Tensor
     loss = loss_fn(model.classify(feats, mask), batch, weights, config)
     if config.subset_loss > 0:
         loss = loss + config.subset_loss * subset_loss(model, feats, mask, batch, weights, config)
+    if teachers is not None and config.distill_loss > 0:
+        loss = loss + config.distill_loss * teachers.loss(model, feats, (camera, lidar, imu, audio), mask)
     return loss
 
 
@@ -312,11 +322,19 @@ def train(config: TrainConfig, out_dir: str | Path, *, progress: bool = True) ->
     val_data = load_windows(config.val_seeds, config.val_windows_per_seed, config.cache_dir, progress=progress)
     for data in (train_data, val_data):
         data["mask"] = restrict_mask(data["mask"], config.modalities)
+    teachers = Teachers.load(config)  # before the seed is set: building them draws from torch's generator
     with deterministic(config):
-        return _fit(config, out, train_data, val_data, progress)
+        return _fit(config, out, train_data, val_data, progress, teachers)
 
 
-def _fit(config: TrainConfig, out: Path, train_data: Arrays, val_data: Arrays, progress: bool) -> TrainResult:
+def _fit(
+    config: TrainConfig,
+    out: Path,
+    train_data: Arrays,
+    val_data: Arrays,
+    progress: bool,
+    teachers: Teachers | None = None,
+) -> TrainResult:
     model = FusionModel(config.model).to(config.device)
     rng = np.random.default_rng(config.seed)
     stds = input_stds(train_data)
@@ -339,7 +357,7 @@ def _fit(config: TrainConfig, out: Path, train_data: Arrays, val_data: Arrays, p
             for step in range(steps):
                 index = order[step * config.batch_size : (step + 1) * config.batch_size]
                 batch = augment(make_batch(train_data, index), stds, config, rng)
-                loss = step_loss(model, batch, weights, config)
+                loss = step_loss(model, batch, weights, config, teachers)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
