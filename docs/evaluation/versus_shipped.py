@@ -1,6 +1,7 @@
 """Round 10's selection: each candidate against the shipped model on the selection worlds, gate by gate.
 
     python docs/evaluation/versus_shipped.py REPORT.json NOISE.txt [--shipped NAME] [--target imu+audio]
+        [--specialists NAME,NAME,...]
 
 ``REPORT.json`` is ``robofuse evaluate --model shipped=robofuse/data/default_model.pt --model NAME=PATH ...
 --seeds 6000-6049 --no-noise --emap-samples 0``; ``NOISE.txt`` what ``noise_curves.py`` printed for
@@ -10,6 +11,10 @@ specialists' checkpoints are not at hand, so the shipped model is the yardstick
 0.9 x std camera noise; all four sensors no more than 0.5 points below the shipped model; the
 target subset at least 2 points above it; no other subset more than 1.5 points below it. Among the
 candidates that pass, the highest mean of the 15 subsets is the challenger.
+
+With ``--specialists`` (round 12: the target subset's specialists, evaluated as models in the same
+report) the target must also come within 2 points of their mean there; they are the yardstick of
+that gate, not candidates.
 """
 
 from __future__ import annotations
@@ -43,9 +48,12 @@ def terrain(model: dict[str, Any]) -> dict[str, float]:
 
 
 def verdict(
-    cand: dict[str, Any], shipped: dict[str, float], camera: float | None, target: str
+    cand: dict[str, Any], shipped: dict[str, float], camera: float | None, target: str, specialist: float | None = None
 ) -> tuple[list[str], dict[str, float], str]:
-    """The gates ``cand`` fails (empty: it passes), its figures against ``shipped``, and its worst other subset."""
+    """The gates ``cand`` fails (empty: it passes), its figures against ``shipped``, and its worst other subset.
+
+    ``specialist``: the target subset's specialists' mean accuracy (%), when the round has them.
+    """
     acc = terrain(cand)
     diff = {s: acc[s] - shipped[s] for s in acc}
     others = {s: d for s, d in diff.items() if s not in (target, ALL_FOUR)}
@@ -59,6 +67,7 @@ def verdict(
         "target_diff": diff[target],
         "worst_other_diff": others[worst],
         "mean15": sum(acc.values()) / len(acc),
+        "target_vs_specialist": float("nan") if specialist is None else acc[target] - specialist,
     }
     failed = []
     if slip < 65:
@@ -69,6 +78,8 @@ def verdict(
         failed.append("all four > 0.5 points below")
     if diff[target] < 2:
         failed.append(f"{target} < +2 points")
+    if specialist is not None and acc[target] - specialist < -2:
+        failed.append(f"{target} > 2 points below its specialists")
     if others[worst] < -1.5:
         failed.append(f"{worst} {others[worst]:+.2f} points")
     return failed, figures, worst
@@ -81,26 +92,37 @@ def main() -> None:
     parser.add_argument("noise", type=Path)
     parser.add_argument("--shipped", default="shipped", help="the shipped model's name in REPORT.json")
     parser.add_argument("--target", default="imu+audio", help="the subset the round sets out to lift")
+    parser.add_argument("--specialists", default="", help="comma-separated names of the target's specialists")
     args = parser.parse_args()
     models = json.loads(args.report.read_text())["models"]
     if args.shipped not in models:
         parser.error(f"{args.report} has no model named {args.shipped!r} (--shipped)")
     if args.target not in {subset_name(s) for s in all_subsets()}:
         parser.error(f"--target {args.target!r} is not a canonical subset name such as imu+audio")
+    specialists = [n for n in args.specialists.split(",") if n]
+    missing = [n for n in specialists if n not in models]
+    if missing:
+        parser.error(f"{args.report} has no model named {missing} (--specialists)")
+    specialist = sum(terrain(models[n])[args.target] for n in specialists) / len(specialists) if specialists else None
     camera = camera_at_09(args.noise.read_text())
     shipped = terrain(models[args.shipped])
+    if specialist is not None:
+        print(f"{args.target} specialists ({', '.join(specialists)}): mean {specialist:.2f}%\n")
     print(
         f"| model | slip bacc | camera 0.9 x std | all four | vs shipped | {args.target} vs shipped "
-        "| worst other subset vs shipped | mean of 15 | gates failed |"
+        f"| {args.target} vs specialists | worst other subset vs shipped | mean of 15 | gates failed |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     passing = {}
     for name, model in models.items():
-        failed, f, worst = verdict(model, shipped, camera.get(name), args.target)
+        if name in specialists:
+            continue
+        failed, f, worst = verdict(model, shipped, camera.get(name), args.target, specialist)
         gates = "(the yardstick)" if name == args.shipped else ("none" if not failed else "; ".join(failed))
         print(
             f"| `{name}` | {f['slip']:.2f} | {f['camera09']:.1f} | {f['all_four']:.2f} | {f['all_four_diff']:+.2f} | "
-            f"{f['target_diff']:+.2f} | {worst} {f['worst_other_diff']:+.2f} | {f['mean15']:.2f} | {gates} |"
+            f"{f['target_diff']:+.2f} | {f['target_vs_specialist']:+.2f} | {worst} {f['worst_other_diff']:+.2f} "
+            f"| {f['mean15']:.2f} | {gates} |"
         )
         if name != args.shipped and not failed:
             passing[name] = f["mean15"]

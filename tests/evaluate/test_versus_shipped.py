@@ -56,3 +56,12 @@ def test_each_gate_fails_on_its_own_figure(candidate: dict[str, Any], camera: fl
     assert got == failed
     lift = candidate["subsets"]["imu+audio"]["terrain_acc"]["mean"] - 0.745
     assert figures["target_diff"] == pytest.approx(100 * lift)
+
+
+def test_with_specialists_the_target_must_also_come_within_two_points_of_them() -> None:
+    shipped = script().terrain(model(0.80, imu_audio=0.745))
+    candidate = model(0.80, imu_audio=0.77)  # +2.5 on the shipped model
+    assert script().verdict(candidate, shipped, 85.0, "imu+audio", 79.0)[0] == []  # 2.0 below: passes
+    failed, figures, _ = script().verdict(candidate, shipped, 85.0, "imu+audio", 79.2)
+    assert failed == ["imu+audio > 2 points below its specialists"]
+    assert figures["target_vs_specialist"] == pytest.approx(-2.2)
