@@ -59,13 +59,14 @@ class TrainConfig:
     # a weight per subset in that mean, by name ("imu+audio": 3.0); subsets not named weigh 1. For
     # the subset a model keeps missing against its specialist (docs/evaluation/candidates, round 10)
     subset_weights: dict[str, float] = field(default_factory=dict)
-    # knowledge distillation: a subset name ("imu+audio") to the checkpoints of specialists trained
-    # on exactly that subset; on windows where all its sensors are present, the model's terrain
-    # output with only those sensors learns to match the teachers' mean softened probabilities.
-    # A specialist's encoders are shaped by its subset alone; the soft targets carry what it learnt
-    # (docs/evaluation/candidates, round 12). Paths are relative to the working directory
+    # knowledge distillation: a subset name ("imu+audio") to the checkpoints of its teachers, models
+    # trained with every sensor of that subset (its specialists, or a model of all four seen with
+    # that subset alone). On windows where all its sensors are present, the model's terrain output
+    # with only those sensors learns to match the teachers' mean softened probabilities. A
+    # specialist's encoders are shaped by its subset alone; the soft targets carry what it learnt
+    # (docs/evaluation/candidates, rounds 12 and 13). Paths are relative to the working directory
     distill_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    distill_loss: float = 0.0  # weight of the distillation term (T^2 x KL, Hinton et al. 2015); 0 = off
+    distill_loss: float = 0.0  # weight of each subset's distillation term (T^2 x KL, Hinton et al. 2015); 0 = off
     distill_temperature: float = 2.0  # softens both distributions before they are compared
     drop_all_allowed: bool = False  # True: dropout may mask every modality of a window
     noise_prob: float = 0.5  # chance that a window's modality gets Gaussian noise

@@ -122,7 +122,7 @@ def test_the_teachers_mean_probabilities_are_the_target(cache: Path, tmp_path: P
     rows = batch["mask"][:, 2:].min(axis=1) > 0.5
     sub = {**{k: v[rows] for k, v in batch.items()}, "mask": batch["mask"][rows] * IMU_AUDIO}
     with torch.no_grad():
-        p = torch.stack([torch.softmax(m(*to_tensors(sub))["terrain"] / 2.0, dim=1) for m in both.models[12]]).mean(0)
+        p = torch.stack([torch.softmax(m(*to_tensors(sub))["terrain"] / 2.0, dim=1) for m in both.models]).mean(0)
         q = torch.log_softmax(student(*to_tensors(sub))["terrain"] / 2.0, dim=1)
     expected = 4.0 * float((p * (p.log() - q)).sum(1).mean())
     assert distill_term(student, both, batch).item() == pytest.approx(expected, rel=1e-5)
@@ -140,8 +140,8 @@ def test_distillation_trains_only_the_subsets_encoders_and_adds_its_weighted_ter
     batch = a_batch(config)
     data = load_windows(config.train_seeds, config.windows_per_seed, config.cache_dir)
     weights = {h: class_weights(data[h], len(SMALL_MODEL.heads[h]), 20.0) for h in ("terrain", "collision", "slip")}
-    plain = float(step_loss(student, batch, weights, config))
-    total = float(step_loss(student, batch, weights, distilling, teachers))
+    plain = step_loss(student, batch, weights, config).item()
+    total = step_loss(student, batch, weights, distilling, teachers).item()
     assert total == pytest.approx(plain + 0.7 * distill_term(student, teachers, batch).item(), rel=1e-5)
 
     # the term alone moves the IMU and audio encoders and not the camera's or the LIDAR's: a
@@ -156,7 +156,7 @@ def test_distillation_trains_only_the_subsets_encoders_and_adds_its_weighted_ter
     assert grads["lidar"] == 0.0
     assert grads["imu"] > 0.0
     assert grads["audio"] > 0.0
-    teacher = teachers.models[12][0]
+    teacher = teachers.models[0]
     assert all(p.grad is None for p in teacher.parameters())
 
 
@@ -182,9 +182,9 @@ def test_a_teacher_of_another_subset_or_a_missing_file_is_a_clear_error(cache: P
     config = tiny(cache)
     torch.manual_seed(0)
     imu_only = teacher_file(tmp_path, FusionModel(SMALL_MODEL).eval(), ("imu",), config)
-    with pytest.raises(ConfigError, match=r"trained on imu, not imu\+audio.*specialist of exactly"):
+    with pytest.raises(ConfigError, match=r"trained on imu, which lacks some sensor of imu\+audio.*every sensor"):
         Teachers.load(tiny(cache, distill_from={"imu+audio": (str(imu_only),)}, distill_loss=1.0))
-    with pytest.raises(ConfigError, match=r"no checkpoint at .*nowhere.pt; train the specialist first"):
+    with pytest.raises(ConfigError, match=r"no checkpoint at .*nowhere.pt; train the teacher first"):
         Teachers.load(tiny(cache, distill_from={"imu+audio": (str(tmp_path / "nowhere.pt"),)}, distill_loss=1.0))
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")
@@ -223,3 +223,39 @@ def test_distillation_settings_come_from_yaml() -> None:
     )
     assert config.distill_from == {"imu+audio": ("a/best.pt", "b/best.pt")}
     assert (config.distill_loss, config.distill_temperature) == (2.0, 3.0)
+
+
+def test_a_full_model_teaches_several_subsets_each_with_its_own_sensors_and_the_terms_add(
+    cache: Path, tmp_path: Path
+) -> None:
+    """The shipped-model case: one all-sensor teacher for IMU and LIDAR+IMU, loaded and encoded once."""
+    config = tiny(cache)
+    torch.manual_seed(3)
+    full = teacher_file(tmp_path, FusionModel(SMALL_MODEL).eval(), ("camera", "lidar", "imu", "audio"), config)
+    torch.manual_seed(0)
+    student = FusionModel(SMALL_MODEL).eval()
+    batch = a_batch(config)
+    batch["mask"][6:9, 1] = 0.0  # 3 windows without LIDAR: IMU teaches them, LIDAR+IMU does not
+    both = Teachers.load(tiny(cache, distill_from={"imu": (str(full),), "lidar+imu": (str(full),)}, distill_loss=1.0))
+    assert both is not None
+    assert len(both.models) == 1
+    assert both.reads == [2 + 4]  # LIDAR and IMU: the camera's and audio's encoders never run
+
+    teacher, _, _ = load_checkpoint(full)
+    expected = 0.0
+    for keep, rows in ((np.array([0, 0, 1, 0], np.float32), 20), (np.array([0, 1, 1, 0], np.float32), 17)):
+        present = (batch["mask"] * keep).sum(axis=1) == keep.sum()
+        assert present.sum() == rows
+        sub = {**{k: v[present] for k, v in batch.items()}, "mask": batch["mask"][present] * keep}
+        with torch.no_grad():
+            p = torch.softmax(teacher(*to_tensors(sub))["terrain"] / 2.0, dim=1)
+            q = torch.log_softmax(student(*to_tensors(sub))["terrain"] / 2.0, dim=1)
+        expected += 4.0 * float((p * (p.log() - q)).sum(1).mean())
+    assert distill_term(student, both, batch).item() == pytest.approx(expected, rel=1e-5)
+
+    # a specialist cannot teach a subset with a sensor it never saw, even beside one it can
+    imu_audio = teacher_file(tmp_path, FusionModel(SMALL_MODEL).eval(), ("imu", "audio"), config)
+    with pytest.raises(ConfigError, match=r"lacks some sensor of lidar\+imu"):
+        Teachers.load(
+            tiny(cache, distill_from={"imu": (str(imu_audio),), "lidar+imu": (str(imu_audio),)}, distill_loss=1.0)
+        )
