@@ -68,6 +68,8 @@ class TrainConfig:
     distill_from: dict[str, tuple[str, ...]] = field(default_factory=dict)
     distill_loss: float = 0.0  # weight of each subset's distillation term (T^2 x KL, Hinton et al. 2015); 0 = off
     distill_temperature: float = 2.0  # softens both distributions before they are compared
+    # a weight per distilled subset, by name, times distill_loss; subsets not named weigh 1
+    distill_weights: dict[str, float] = field(default_factory=dict)
     drop_all_allowed: bool = False  # True: dropout may mask every modality of a window
     noise_prob: float = 0.5  # chance that a window's modality gets Gaussian noise
     noise_max: float = 0.3  # noise std drawn uniformly in [0, noise_max] x the input's own std
@@ -151,6 +153,13 @@ class TrainConfig:
             f"distill_loss is {self.distill_loss} but distill_from names no teachers; "
             "list a subset's specialist checkpoints (distill_from: {imu+audio: [runs/.../best.pt]}) or set it to 0",
         )
+        for name, weight in self.distill_weights.items():
+            require(
+                name in self.distill_from,
+                f"distill_weights: {name!r} is not a subset of distill_from ({sorted(self.distill_from)}); "
+                "weigh only subsets that have teachers",
+            )
+            require(weight >= 0, f"distill_weights: the weight of {name!r} must be >= 0, got {weight}")
         require(self.distill_temperature > 0, f"distill_temperature must be > 0, got {self.distill_temperature}")
         require(self.threads >= 0, f"threads must be >= 0 (0: torch's default), got {self.threads}")
         require(

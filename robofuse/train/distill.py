@@ -13,7 +13,7 @@ teacher pulls the shared encoders elsewhere (docs/evaluation/candidates, round 1
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -44,6 +44,7 @@ class Teachers:
     reads: list[int]  # per model: the bits of every sensor it is asked about
     subsets: dict[int, list[int]]  # subset bits -> indices into models
     temperature: float
+    weights: dict[int, float] = field(default_factory=dict)  # subset bits -> its term's weight (default 1)
 
     @classmethod
     def load(cls, config: TrainConfig) -> Teachers | None:
@@ -76,10 +77,11 @@ class Teachers:
                 _teacher_covers(trained_on[index[key]], path, name)
                 subsets[bits].append(index[key])
                 reads[index[key]] |= bits
-        return cls(models, reads, subsets, config.distill_temperature)
+        weights = {b: w for name, w in config.distill_weights.items() if (b := subset_key(name)) is not None}
+        return cls(models, reads, subsets, config.distill_temperature, weights)
 
     def loss(self, model: FusionModel, feats: Tensor, inputs: tuple[Tensor, ...], mask: Tensor) -> Tensor:
-        """Sum over the subsets of ``T^2 KL(teachers || model)`` on the terrain head, per window.
+        """Sum over the subsets of ``weight x T^2 KL(teachers || model)`` on the terrain head, per window.
 
         ``feats`` are the model's encoder features of ``inputs`` (camera, lidar, imu, audio), which
         the training step already computed; ``mask`` is the batch's augmented mask. Only windows
@@ -107,7 +109,8 @@ class Teachers:
                 ).mean(0)  # (R, classes): the teachers' mean softened probabilities
             logits = model.classify(feats[rows], sub)["terrain"]  # (R, classes)
             kl = F.kl_div(F.log_softmax(logits / t, dim=1), probs, reduction="batchmean")
-            total = total + t * t * kl  # T^2 keeps the gradient's scale independent of T
+            # T^2 keeps the gradient's scale independent of T
+            total = total + self.weights.get(bits, 1.0) * t * t * kl
         return total
 
 

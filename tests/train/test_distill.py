@@ -207,6 +207,14 @@ def test_a_teacher_of_another_subset_or_a_missing_file_is_a_clear_error(cache: P
         ({"distill_loss": 1.0}, r"distill_from names no teachers"),
         ({"distill_loss": -1.0}, r"distill_loss must be >= 0"),
         ({"distill_temperature": 0.0}, r"distill_temperature must be > 0"),
+        (
+            {"distill_from": {"imu": ["t.pt"]}, "distill_loss": 1.0, "distill_weights": {"audio": 2.0}},
+            r"distill_weights: 'audio' is not a subset of distill_from \(\['imu'\]\)",
+        ),
+        (
+            {"distill_from": {"imu": ["t.pt"]}, "distill_loss": 1.0, "distill_weights": {"imu": -2.0}},
+            r"the weight of 'imu' must be >= 0",
+        ),
         ({"distill_from": {"imu+audio": "t.pt"}, "distill_loss": 1.0}, r"distill_from.imu\+audio: expected a list"),
     ],
 )
@@ -252,6 +260,21 @@ def test_a_full_model_teaches_several_subsets_each_with_its_own_sensors_and_the_
             q = torch.log_softmax(student(*to_tensors(sub))["terrain"] / 2.0, dim=1)
         expected += 4.0 * float((p * (p.log() - q)).sum(1).mean())
     assert distill_term(student, both, batch).item() == pytest.approx(expected, rel=1e-5)
+    # a weight per subset scales its term: IMU alone at 0 leaves LIDAR+IMU's
+    lidar_imu = Teachers.load(tiny(cache, distill_from={"lidar+imu": (str(full),)}, distill_loss=1.0))
+    weighted = Teachers.load(
+        tiny(
+            cache,
+            distill_from={"imu": (str(full),), "lidar+imu": (str(full),)},
+            distill_loss=1.0,
+            distill_weights={"imu": 0.0, "lidar+imu": 3.0},
+        )
+    )
+    assert lidar_imu is not None
+    assert weighted is not None
+    assert distill_term(student, weighted, batch).item() == pytest.approx(
+        3.0 * distill_term(student, lidar_imu, batch).item(), rel=1e-5
+    )
 
     # a specialist cannot teach a subset with a sensor it never saw, even beside one it can
     imu_audio = teacher_file(tmp_path, FusionModel(SMALL_MODEL).eval(), ("imu", "audio"), config)
