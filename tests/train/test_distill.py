@@ -37,18 +37,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tiny(cache: Path, **changes: object) -> TrainConfig:
-    config = TrainConfig(
-        train_seeds=(100, 101),
-        val_seeds=(900,),
-        windows_per_seed=30,
-        val_windows_per_seed=30,
-        epochs=1,
-        batch_size=16,
-        model=SMALL_MODEL,
-        threads=1,
-        cache_dir=str(cache),
-    )
-    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+    """TrainConfig.quick() on a small model, 30 windows per world, with ``changes``."""
+    small = {"windows_per_seed": 30, "val_windows_per_seed": 30, "batch_size": 16, "model": SMALL_MODEL}
+    return dataclasses.replace(TrainConfig.quick(), threads=1, cache_dir=str(cache), **small, **changes)  # type: ignore[arg-type]
 
 
 def teacher_file(folder: Path, model: FusionModel, modalities: tuple[str, ...], config: TrainConfig) -> Path:
