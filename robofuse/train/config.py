@@ -24,6 +24,20 @@ def subset_key(name: str) -> int | None:
     return sum(1 << SENSORS.index(p) for p in parts)
 
 
+def subset_row(bits: int) -> tuple[int, ...]:
+    """The 0/1 presence of each sensor (``SENSORS`` order) in the subset with ``bits``."""
+    return tuple((bits >> i) & 1 for i in range(len(SENSORS)))
+
+
+def _require_subset_name(setting: str, name: str) -> None:
+    """Refuse ``name`` under ``setting`` unless it is a canonical subset name (:func:`subset_key`)."""
+    require(
+        subset_key(name) is not None,
+        f"{setting}: {name!r} is not a sensor subset; name one as sensors joined by '+' "
+        f"in the order {'+'.join(SENSORS)} (e.g. 'imu+audio')",
+    )
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that decides a training run; the same config and seed give the same model.
@@ -134,18 +148,10 @@ class TrainConfig:
         require(not unknown_heads, f"subset_heads must be among {list(HEADS)}, got {unknown_heads}")
         require(len(self.subset_heads) >= 1, "subset_heads must name at least one head (or set subset_loss: 0)")
         for name, weight in self.subset_weights.items():
-            require(
-                subset_key(name) is not None,
-                f"subset_weights: {name!r} is not a sensor subset; name one as sensors joined by '+' "
-                f"in the order {'+'.join(SENSORS)} (e.g. 'imu+audio')",
-            )
+            _require_subset_name("subset_weights", name)
             require(weight >= 0, f"subset_weights: the weight of {name!r} must be >= 0, got {weight}")
         for name, paths in self.distill_from.items():
-            require(
-                subset_key(name) is not None,
-                f"distill_from: {name!r} is not a sensor subset; name one as sensors joined by '+' "
-                f"in the order {'+'.join(SENSORS)} (e.g. 'imu+audio')",
-            )
+            _require_subset_name("distill_from", name)
             require(len(paths) >= 1, f"distill_from: {name!r} lists no teacher checkpoint")
         require(self.distill_loss >= 0, f"distill_loss must be >= 0, got {self.distill_loss}")
         require(

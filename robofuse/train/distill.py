@@ -23,12 +23,12 @@ from torch import Tensor
 from robofuse.errors import ConfigError, EngineError
 from robofuse.model.fusion_model import FusionModel
 from robofuse.train.checkpoint import load_checkpoint
-from robofuse.train.config import SENSORS, TrainConfig, subset_key
+from robofuse.train.config import TrainConfig, subset_key, subset_row
 
 
 def bits_mask(bits: int, like: Tensor) -> Tensor:
     """The 0/1 row ``(M,)`` of a subset's sensors, with ``like``'s dtype and device."""
-    return torch.tensor([(bits >> i) & 1 for i in range(len(SENSORS))], dtype=like.dtype, device=like.device)
+    return torch.tensor(subset_row(bits), dtype=like.dtype, device=like.device)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import torch.nn.functional as F  # noqa: N812
 from robofuse.dataset.generate import WindowSet, cached, window_cache
 from robofuse.errors import ConfigError
 from robofuse.model.fusion_model import FusionModel
-from robofuse.train.config import HEADS, SENSORS, TrainConfig
+from robofuse.train.config import HEADS, SENSORS, TrainConfig, subset_row
 from robofuse.train.distill import Teachers
 
 Arrays = dict[str, npt.NDArray[Any]]
@@ -182,7 +182,7 @@ def loss_fn(out: dict[str, torch.Tensor], batch: Arrays, weights: dict[str, torc
 
 
 SUBSETS = torch.tensor(
-    [[(bits >> i) & 1 for i in range(len(SENSORS))] for bits in range(1, 2 ** len(SENSORS))], dtype=torch.float32
+    [subset_row(bits) for bits in range(1, 2 ** len(SENSORS))], dtype=torch.float32
 )  # (15, 4): every non-empty subset of the sensors
 
 
