@@ -90,14 +90,16 @@ def test_the_train_cli_knows_every_fusion_kind() -> None:
 
 def test_the_baselines_recipe_shares_the_shipped_recipes_data_budget_and_model() -> None:
     """Specialists and baselines train on the shipped model's data, epochs and encoders; only what
-    trains every subset (subset loss and its heads), the camera's wider noise, the kept epoch and the seed differ."""
+    trains every subset (subset loss, its heads and the teachers it distils), the camera's wider noise, the
+    kept epoch and the seed differ."""
     import yaml
 
     docs = Path(__file__).resolve().parents[2] / "docs"
     shipped = yaml.safe_load((docs / "train_default_model.yaml").read_text())
     baselines = yaml.safe_load((docs / "train_baselines.yaml").read_text())
     assert shipped.pop("subset_loss") > 0
-    for key in ("subset_heads", "sensor_noise_max", "keep", "seed"):
+    assert shipped.pop("distill_from")
+    for key in ("subset_heads", "sensor_noise_max", "keep", "seed", "distill_loss", "distill_temperature", "distill_weights"):
         shipped.pop(key, None)
     assert baselines == shipped
 
