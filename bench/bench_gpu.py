@@ -19,6 +19,7 @@ without a GPU.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 import time
 from collections.abc import Callable
@@ -261,6 +262,8 @@ def main() -> int:
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
         "parity_windows": args.parity_windows,
+        # which weights were timed: a copied tree's git commit need not say (its model files can be dirty)
+        "model_sha256": hashlib.sha256(robofuse.default_model_path().read_bytes()).hexdigest(),
         "headline": "torch eager, batch 1, host arrays to host outputs",
         "rows": [
             {

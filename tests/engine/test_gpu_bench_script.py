@@ -26,6 +26,11 @@ def test_the_gpu_benchmark_runs_its_torch_path_on_the_cpu_and_names_what_it_coul
     name = "gpu.json" if torch.cuda.is_available() else "gpu_cpu_selfcheck.json"
     report = json.loads((tmp_path / name).read_text())
     assert {"machine", "commit", "median", "p99"} <= set(report)
+    import hashlib
+
+    import robofuse
+
+    assert report["model_sha256"] == hashlib.sha256(robofuse.default_model_path().read_bytes()).hexdigest()
     rows = {r["backend"]: r for r in report["rows"]}
     eager = rows["torch eager"]
     assert set(eager["timings"]) == {"1", "8"}
