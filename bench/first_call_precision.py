@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import report  # noqa: E402  (bench/ is not a package)
+import report  # bench/ is not a package
 
 OPS = ("sqrt", "exp", "log", "tanh")
 BAD = 1e-5  # relative error no float32 kernel should reach

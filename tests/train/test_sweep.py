@@ -99,7 +99,8 @@ def test_the_baselines_recipe_shares_the_shipped_recipes_data_budget_and_model()
     baselines = yaml.safe_load((docs / "train_baselines.yaml").read_text())
     assert shipped.pop("subset_loss") > 0
     assert shipped.pop("distill_from")
-    for key in ("subset_heads", "sensor_noise_max", "keep", "seed", "distill_loss", "distill_temperature", "distill_weights"):
+    distillation = ("distill_loss", "distill_temperature", "distill_weights")
+    for key in ("subset_heads", "sensor_noise_max", "keep", "seed", *distillation):
         shipped.pop(key, None)
     assert baselines == shipped
 
