@@ -2,6 +2,8 @@
 # One call on a lent GPU machine: rebuild the shipped model with its documented command on the
 # GPU and compare the result with robofuse/data/default_model.pt, tensor by tensor, bit for bit.
 # For a shipped model that was trained on a GPU (a CPU trains the same recipe to other weights).
+# The model shipped since round 14 was trained on the CPU (docs/rebuild_default_model.sh rebuilds it)
+# and distils teachers: its recipe needs them under runs/ (carry runs/r12/teachers and runs/r13).
 # Run from the repository root with OUT set to a folder that comes back; BUDGET_S is the seconds
 # this whole script may take (the training is stopped before it, and says so).
 #   OUT=/tmp/out BUDGET_S=330 bash bench/gpu_rebuild.sh

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuild the bundled model from this checkout alone, its teachers included, and compare it with
 # robofuse/data/default_model.pt tensor by tensor (docs/train_default_model.yaml says why each step).
-# From the repository root, after `bash .ci/setup`; about 45 min on two CPU cores:
+# From the repository root, after `bash .ci/setup`; about 35 min on two CPU cores:
 #   bash docs/rebuild_default_model.sh
 # ROUND9=retrain trains round 9's model (the teacher of 14 subsets) instead of taking its shipped
 # weights from git history (16 min more; bit for bit the same on torch 2.13 CPU).

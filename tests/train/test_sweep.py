@@ -131,3 +131,21 @@ def test_a_recipe_loads_as_robofuse_train_would_read_it_and_names_the_worlds_it_
     assert len(worlds) == len(config.train_seeds) + len(config.val_seeds)
     with pytest.raises(TypeError, match="unknown flags"):
         load_recipe(recipe, epoch=3)
+
+
+def test_the_shipped_models_sidecar_was_trained_with_the_documented_recipe() -> None:
+    """docs/train_default_model.yaml, as `robofuse train --threads 1` reads it, is what trained the bundled model."""
+    import dataclasses
+    import json
+
+    import robofuse
+    from robofuse.cli.train import load_recipe
+
+    root = Path(__file__).resolve().parents[2]
+    trained = json.loads(robofuse.default_model_path().with_suffix(".json").read_text())["training"]
+    documented = json.loads(
+        json.dumps(dataclasses.asdict(load_recipe(root / "docs/train_default_model.yaml", threads=1)))
+    )
+    for config in (trained, documented):
+        config.pop("cache_dir")  # where windows were cached, not what was trained
+    assert trained == documented
