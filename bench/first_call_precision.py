@@ -5,10 +5,9 @@
 Each trial is a new Python process that sets the thread count, computes one op (sqrt, exp, log,
 tanh) on a (16, 1, 200) float32 tensor, and reports the largest relative error against float64.
 ``cold`` runs the op as the process's first parallel kernel; ``warm`` runs it once before on
-other values.
-A float32 kernel is good to about 1e-7; the development VM (torch 2.13 CPU, 2 threads) returned
-one thread's half of the tensor with errors near 3e-4 in some cold trials and in no warm one.
-That is why the export check (``robofuse/train/export.py``, ``compare``) warms the model up
+other values. A float32 kernel is good to about 1e-7; the development VM (torch 2.13 CPU, 2
+threads) returned one thread's half of the tensor with errors near 3e-4 in some cold trials and
+in no warm one. That is why the export check (``robofuse/train/export.py``, ``compare``) warms the model up
 before taking torch's reference. Writes ``first_call_precision.json``: median and p99 of the
 per-process error over every trial, and per op and mode the trials over 1e-5.
 """

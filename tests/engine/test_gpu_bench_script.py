@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -9,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+import robofuse
 
 pytest.importorskip("torch", reason="the GPU benchmark runs the checkpoint in torch")
 pytest.importorskip("onnxruntime", reason="the GPU benchmark's parity reference is ONNX Runtime on the CPU")
@@ -26,10 +29,6 @@ def test_the_gpu_benchmark_runs_its_torch_path_on_the_cpu_and_names_what_it_coul
     name = "gpu.json" if torch.cuda.is_available() else "gpu_cpu_selfcheck.json"
     report = json.loads((tmp_path / name).read_text())
     assert {"machine", "commit", "median", "p99"} <= set(report)
-    import hashlib
-
-    import robofuse
-
     assert report["model_sha256"] == hashlib.sha256(robofuse.default_model_path().read_bytes()).hexdigest()
     rows = {r["backend"]: r for r in report["rows"]}
     eager = rows["torch eager"]
